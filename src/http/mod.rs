@@ -1,0 +1,85 @@
+//! Hand-rolled HTTP/1.1 server side: bytes from a socket become [`Request`]s handed to a
+//! [`Handler`], whose answers are framed back onto the socket.
+//!
+//! Keep-alive, pipelining (answers in order), Content-Length and chunked bodies,
+//! `Expect: 100-continue`, and strict framing: anything ambiguous closes the connection.
+
+mod body;
+mod conn;
+mod error;
+mod parse;
+mod response;
+
+pub use conn::{serve_connection, Shutdown};
+pub use error::Error;
+pub use parse::{parse_head, Head};
+pub use response::error_body;
+
+/// Limits one connection enforces. Built from the `[limits]` config section.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest request head (request line + headers), in bytes. Larger → 431 and close.
+    pub head_max_bytes: usize,
+    /// Most header fields in one request. More → 431 and close.
+    pub headers_max_count: usize,
+    /// Largest request body after de-chunking, in bytes. Larger → 413 and close.
+    pub body_max_bytes: usize,
+    /// Time allowed from the first byte of a request (or accept) to the end of its head.
+    pub head_timeout_ms: u64,
+    /// Time allowed to receive a whole body once the head is in.
+    pub body_timeout_ms: u64,
+    /// Time an idle keep-alive connection is kept open.
+    pub idle_timeout_ms: u64,
+}
+
+/// HTTP method, as far as the router cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    /// Any other token: routed to 404/405 by the router.
+    Other,
+}
+
+/// One parsed request. Borrowed from the connection's reused buffers.
+pub struct Request<'a> {
+    pub method: Method,
+    /// Path without the query string, still percent-encoded.
+    pub path: &'a str,
+    /// Raw query string without the `?`; empty when absent.
+    pub query: &'a str,
+    /// Header fields in arrival order; names as sent (compare case-insensitively).
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The de-chunked body. Mutable because simd-json parses in place.
+    pub body: &'a mut [u8],
+}
+
+impl Request<'_> {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+/// What a handler answers; the body itself is written into the buffer the handler is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub content_type: &'static str,
+}
+
+/// The application behind the HTTP layer.
+#[allow(async_fn_in_trait)]
+pub trait Handler {
+    /// Answers one request: writes the body into `body` (empty, reused) and returns the head.
+    /// Never fails: application errors are ordinary responses.
+    async fn handle(&self, req: Request<'_>, body: &mut Vec<u8>) -> ResponseHead;
+}
