@@ -8,12 +8,15 @@ mod body;
 mod conn;
 mod error;
 mod parse;
+mod reader;
 mod response;
+mod shutdown;
 
-pub use conn::{serve_connection, Shutdown};
+pub use conn::serve_connection;
 pub use error::Error;
-pub use parse::{parse_head, Head};
+pub use parse::{parse_head, BodyFraming, Head, HeaderSpan, Span, HEADERS_MAX_COUNT};
 pub use response::error_body;
+pub use shutdown::{Shutdown, Wait};
 
 /// Limits one connection enforces. Built from the `[limits]` config section.
 #[derive(Debug, Clone)]
@@ -82,4 +85,17 @@ pub trait Handler {
     /// Answers one request: writes the body into `body` (empty, reused) and returns the head.
     /// Never fails: application errors are ordinary responses.
     async fn handle(&self, req: Request<'_>, body: &mut Vec<u8>) -> ResponseHead;
+}
+
+/// Small limits so tests reach every bound with short inputs.
+#[cfg(test)]
+pub(crate) fn test_limits() -> HttpLimits {
+    HttpLimits {
+        head_max_bytes: 1024,
+        headers_max_count: 16,
+        body_max_bytes: 4096,
+        head_timeout_ms: 2_000,
+        body_timeout_ms: 2_000,
+        idle_timeout_ms: 2_000,
+    }
 }

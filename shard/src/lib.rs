@@ -1,0 +1,23 @@
+//! vexfs-shard: the engine of one collection shard — points, payloads, search, write-ahead log.
+//!
+//! Deterministic and free of direct syscalls: every file goes through `vexfs_io`, so the whole
+//! engine runs unchanged on the in-memory fault-injecting backend in tests.
+
+pub mod distance;
+pub mod error;
+pub mod op;
+pub mod point_id;
+pub mod schema;
+pub mod select;
+pub mod shard;
+pub mod store;
+pub mod topk;
+pub mod wal;
+
+pub use error::{Error, Result};
+pub use op::{Payload, PointWrite, WriteOp};
+pub use point_id::PointId;
+pub use schema::{Distance, ShardSchema, VectorSpec};
+pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
+pub use shard::Shard;
+pub use store::{PointStore, SearchParams};

@@ -1,0 +1,276 @@
+//! The in-memory point store of one shard: ids, contiguous vector columns, payloads.
+//!
+//! Slots are dense indexes into the columns; a deleted slot is recycled by the next insert.
+//! Immutable on-disk segments (storage issue) will sit beside this mutable part.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::distance::Metric;
+use crate::error::{Error, Result};
+use crate::op::{Payload, PointWrite, WriteOp};
+use crate::point_id::PointId;
+use crate::schema::ShardSchema;
+use crate::select::{PayloadSelector, Record, VectorSelector};
+use crate::topk::TopK;
+
+/// One vector space stored contiguously: slot `s` owns `data[s*dim .. (s+1)*dim]`.
+struct Column {
+    name: String,
+    dim: usize,
+    metric: Metric,
+    data: Vec<f32>,
+    present: Vec<bool>,
+}
+
+pub struct PointStore {
+    schema: ShardSchema,
+    slot_of: BTreeMap<PointId, u32>,
+    ids: Vec<PointId>,
+    live: Vec<bool>,
+    versions: Vec<u64>,
+    payloads: Vec<Option<Payload>>,
+    columns: Vec<Column>,
+    free: Vec<u32>,
+}
+
+/// A search over one vector space.
+pub struct SearchParams<'a> {
+    pub vector_name: &'a str,
+    /// Already preprocessed (normalized for Cosine) by [`PointStore::prepare_query`].
+    pub query: &'a [f32],
+    /// How many best hits to keep (the caller's offset + limit).
+    pub top: usize,
+    /// Internal-score threshold (see `Metric::threshold_to_internal`).
+    pub threshold: Option<f32>,
+}
+
+impl PointStore {
+    pub fn new(schema: ShardSchema) -> Self {
+        let columns = schema
+            .vectors
+            .iter()
+            .map(|v| Column {
+                name: v.name.clone(),
+                dim: v.dim,
+                metric: Metric(v.distance),
+                data: Vec::new(),
+                present: Vec::new(),
+            })
+            .collect();
+        PointStore {
+            schema,
+            slot_of: BTreeMap::new(),
+            ids: Vec::new(),
+            live: Vec::new(),
+            versions: Vec::new(),
+            payloads: Vec::new(),
+            columns,
+            free: Vec::new(),
+        }
+    }
+
+    pub fn schema(&self) -> &ShardSchema {
+        &self.schema
+    }
+
+    pub fn len(&self) -> usize {
+        self.slot_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slot_of.is_empty()
+    }
+
+    /// Checks every vector (names, dimensions, finiteness) and prepares it (normalizes
+    /// Cosine) before anything is logged: a batch is accepted or refused whole.
+    pub fn prepare_points(&self, points: &mut [PointWrite]) -> Result<()> {
+        self.schema.check_points(points)?;
+        for p in points.iter_mut() {
+            for (name, v) in p.vectors.iter_mut() {
+                self.column(name)?.metric.preprocess(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks and preprocesses a query vector for the space `name`.
+    pub fn prepare_query(&self, name: &str, query: &mut [f32]) -> Result<()> {
+        self.schema.check_vector(name, query)?;
+        self.column(name)?.metric.preprocess(query);
+        Ok(())
+    }
+
+    fn column(&self, name: &str) -> Result<&Column> {
+        self.schema.spec(name)?;
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::WrongInput(format!("Not existing vector name error: {name}")))
+    }
+
+    /// Applies an operation already validated by [`PointStore::prepare_points`].
+    pub fn apply(&mut self, op: WriteOp, version: u64) {
+        match op {
+            WriteOp::Upsert(points) => {
+                for p in points {
+                    self.upsert(p, version);
+                }
+            }
+            WriteOp::Delete(ids) => {
+                for id in ids {
+                    self.delete(id);
+                }
+            }
+        }
+    }
+
+    fn upsert(&mut self, p: PointWrite, version: u64) {
+        let slot = match self.slot_of.get(&p.id) {
+            Some(&s) => s as usize,
+            None => {
+                let s = self.allocate(p.id);
+                self.slot_of.insert(p.id, s as u32);
+                s
+            }
+        };
+        self.versions[slot] = version;
+        self.payloads[slot] = p.payload;
+        for col in &mut self.columns {
+            col.present[slot] = false;
+        }
+        for (name, v) in p.vectors {
+            // Names were validated before logging; an unknown one here is skipped, not fatal.
+            if let Some(col) = self.columns.iter_mut().find(|c| c.name == name) {
+                col.data[slot * col.dim..(slot + 1) * col.dim].copy_from_slice(&v);
+                col.present[slot] = true;
+            }
+        }
+    }
+
+    fn allocate(&mut self, id: PointId) -> usize {
+        if let Some(s) = self.free.pop() {
+            let s = s as usize;
+            self.ids[s] = id;
+            self.live[s] = true;
+            return s;
+        }
+        let s = self.ids.len();
+        self.ids.push(id);
+        self.live.push(true);
+        self.versions.push(0);
+        self.payloads.push(None);
+        for col in &mut self.columns {
+            col.data.resize(col.data.len() + col.dim, 0.0);
+            col.present.push(false);
+        }
+        s
+    }
+
+    fn delete(&mut self, id: PointId) {
+        if let Some(s) = self.slot_of.remove(&id) {
+            let s = s as usize;
+            self.live[s] = false;
+            self.payloads[s] = None;
+            self.free.push(s as u32);
+        }
+    }
+
+    pub fn contains(&self, id: PointId) -> bool {
+        self.slot_of.contains_key(&id)
+    }
+
+    pub fn get(
+        &self,
+        id: PointId,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Option<Record> {
+        self.slot_of
+            .get(&id)
+            .map(|&s| self.record(s as usize, payload, vectors))
+    }
+
+    fn record(&self, slot: usize, payload: &PayloadSelector, vectors: &VectorSelector) -> Record {
+        let vectors = match vectors {
+            VectorSelector::None => None,
+            VectorSelector::All => Some(
+                self.columns
+                    .iter()
+                    .filter(|c| c.present[slot])
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            c.data[slot * c.dim..(slot + 1) * c.dim].to_vec(),
+                        )
+                    })
+                    .collect(),
+            ),
+            VectorSelector::Names(names) => Some(
+                self.columns
+                    .iter()
+                    .filter(|c| c.present[slot] && names.contains(&c.name))
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            c.data[slot * c.dim..(slot + 1) * c.dim].to_vec(),
+                        )
+                    })
+                    .collect(),
+            ),
+        };
+        Record {
+            id: self.ids[slot],
+            version: self.versions[slot],
+            payload: payload.apply(self.payloads[slot].as_ref()),
+            vectors,
+        }
+    }
+
+    /// Up to `limit` records with id ≥ `from`, in id order.
+    pub fn scroll(
+        &self,
+        from: Option<PointId>,
+        limit: usize,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Vec<Record> {
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        self.slot_of
+            .range((lower, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, &s)| self.record(s as usize, payload, vectors))
+            .collect()
+    }
+
+    /// Exact (brute-force) search; returns `(internal score, record)` best first.
+    pub fn search(
+        &self,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        let col = self.column(params.vector_name)?;
+        let mut top = TopK::new(params.top);
+        for (slot, chunk) in col.data.chunks_exact(col.dim.max(1)).enumerate() {
+            if !self.live[slot] || !col.present[slot] {
+                continue;
+            }
+            let score = col.metric.score(params.query, &chunk[..col.dim]);
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            top.push(score, self.ids[slot], slot as u32);
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .map(|(score, _, slot)| (score, self.record(slot as usize, payload, vectors)))
+            .collect())
+    }
+
+    /// The metric of a vector space, for turning internal scores into user scores.
+    pub fn metric(&self, name: &str) -> Result<Metric> {
+        self.column(name).map(|c| c.metric)
+    }
+}

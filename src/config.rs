@@ -1,0 +1,233 @@
+//! Server configuration: embedded defaults, a TOML file, then command-line overrides.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::http::HttpLimits;
+use crate::limits;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub dialects: DialectsConfig,
+    pub runtime: RuntimeConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialectsConfig {
+    /// Qdrant's REST API. The only dialect this build serves.
+    pub qdrant: bool,
+    /// A native API of our own; not part of this build, so it must stay off.
+    pub native: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Executor threads, one pinned per CPU. 0 = every CPU this process may run on.
+    pub cores: usize,
+    /// Registered io_uring buffer memory per executor, in KiB.
+    pub io_memory_kib: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub body_max_bytes: usize,
+    pub head_max_bytes: usize,
+    pub headers_max_count: usize,
+    pub head_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// tracing filter, e.g. "info" or "vexfs_server=debug"; RUST_LOG overrides it.
+    pub level: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 6333,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from("./storage"),
+        }
+    }
+}
+
+impl Default for DialectsConfig {
+    fn default() -> Self {
+        DialectsConfig {
+            qdrant: true,
+            native: false,
+        }
+    }
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cores: 0,
+            io_memory_kib: limits::IO_MEMORY_BYTES / 1024,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            body_max_bytes: limits::BODY_MAX_BYTES,
+            head_max_bytes: limits::HEAD_MAX_BYTES,
+            headers_max_count: limits::HEADERS_MAX_COUNT,
+            head_timeout_ms: limits::HEAD_TIMEOUT_MS,
+            body_timeout_ms: limits::BODY_TIMEOUT_MS,
+            idle_timeout_ms: limits::IDLE_TIMEOUT_MS,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+/// Smallest io_memory glommio accepts, in KiB.
+const IO_MEMORY_MIN_KIB: usize = 512;
+
+impl Config {
+    /// Reads a TOML file; every problem is one line naming the file.
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        Config::from_toml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.dialects.qdrant {
+            return Err("dialects.qdrant = false leaves nothing to serve; this build serves only the Qdrant dialect".into());
+        }
+        if self.dialects.native {
+            return Err(
+                "dialects.native = true: the native dialect is not part of this build".into(),
+            );
+        }
+        if self.runtime.io_memory_kib < IO_MEMORY_MIN_KIB {
+            return Err(format!(
+                "runtime.io_memory_kib = {} is below glommio's minimum of {IO_MEMORY_MIN_KIB}",
+                self.runtime.io_memory_kib
+            ));
+        }
+        if self.limits.body_max_bytes == 0 || self.limits.head_max_bytes < 256 {
+            return Err("limits.body_max_bytes must be > 0 and limits.head_max_bytes ≥ 256".into());
+        }
+        if self.server.port == 0 {
+            return Err(
+                "server.port must be between 1 and 65535 (every core listens on the same port)"
+                    .into(),
+            );
+        }
+        if self.storage.path.as_os_str().is_empty() {
+            return Err("storage.path is empty".into());
+        }
+        Ok(())
+    }
+
+    pub fn http_limits(&self) -> HttpLimits {
+        HttpLimits {
+            head_max_bytes: self.limits.head_max_bytes,
+            headers_max_count: self.limits.headers_max_count,
+            body_max_bytes: self.limits.body_max_bytes,
+            head_timeout_ms: self.limits.head_timeout_ms,
+            body_timeout_ms: self.limits.body_timeout_ms,
+            idle_timeout_ms: self.limits.idle_timeout_ms,
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_embedded_defaults() {
+        let c = Config::from_toml("").expect("empty is valid");
+        assert_eq!(c.server.host, "127.0.0.1");
+        assert_eq!(c.server.port, 6333);
+        assert_eq!(c.storage.path, PathBuf::from("./storage"));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn sections_override_defaults() {
+        let c = Config::from_toml(
+            "[server]\nport = 7000\n[storage]\npath = \"/tmp/x\"\n[runtime]\ncores = 1\n",
+        )
+        .expect("valid");
+        assert_eq!(c.server.port, 7000);
+        assert_eq!(c.server.host, "127.0.0.1");
+        assert_eq!(c.runtime.cores, 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_one_line_errors() {
+        let e = Config::from_toml("[server]\nprot = 1\n").expect_err("unknown key");
+        assert!(e.contains("prot"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = Config::from_toml("[server]\nport = \"x\"\n").expect_err("wrong type");
+        assert!(e.contains("port") || e.contains("integer"), "{e}");
+        let e = Config::from_toml("[nope]\n").expect_err("unknown section");
+        assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn validation_refuses_unservable_settings() {
+        let mut c = Config::default();
+        c.dialects.native = true;
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.runtime.io_memory_kib = 100;
+        assert!(c.validate().is_err());
+    }
+}

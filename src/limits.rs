@@ -1,0 +1,32 @@
+//! Every fixed limit of the server, named with its unit. Configurable ones are defaults of
+//! the `[limits]` config section.
+
+/// Largest request body, in bytes: Qdrant's default `max_request_size_mb` (32 MiB).
+pub const BODY_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Largest request head (request line + headers), in bytes.
+pub const HEAD_MAX_BYTES: usize = 64 * 1024;
+/// Most header fields in one request.
+pub const HEADERS_MAX_COUNT: usize = 100;
+/// Time from the first byte of a request to the end of its head.
+pub const HEAD_TIMEOUT_MS: u64 = 10_000;
+/// Time to receive a whole body once its head is in.
+pub const BODY_TIMEOUT_MS: u64 = 60_000;
+/// Time an idle keep-alive connection stays open.
+pub const IDLE_TIMEOUT_MS: u64 = 120_000;
+
+/// Memory glommio registers for io_uring buffers per executor, in bytes. Must stay below
+/// RLIMIT_MEMLOCK divided by the core count (8 MiB on the reference box) and ≥ 512 KiB.
+pub const IO_MEMORY_BYTES: usize = 2 * 1024 * 1024;
+/// Depth of each directed channel of the core-to-core mesh, in messages.
+pub const MESH_CHANNEL_DEPTH: usize = 1024;
+/// Time given to open connections to finish after SIGINT/SIGTERM.
+pub const SHUTDOWN_GRACE_MS: u64 = 10_000;
+
+/// Longest collection name, in bytes (Qdrant's limit).
+pub const COLLECTION_NAME_MAX_BYTES: usize = 255;
+/// Most shards a collection may be split into.
+pub const SHARDS_MAX_COUNT: u32 = 256;
+/// Largest vector dimension accepted (Qdrant's limit).
+pub const VECTOR_DIM_MAX: usize = 65_536;
+/// Largest `limit` of a search or scroll page.
+pub const RESULT_LIMIT_MAX: usize = 100_000;

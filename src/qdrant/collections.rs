@@ -1,0 +1,251 @@
+//! Collection routes: create, get, list, exists, delete.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use vexfs_shard::{Distance, ShardSchema, VectorSpec};
+
+use super::error::Error;
+use super::json::parse_body;
+use super::write_result;
+use crate::limits;
+use crate::runtime::catalog::{self, CollectionConfig};
+use crate::runtime::core::Core;
+use crate::runtime::ops;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateCollection {
+    vectors: Option<Value>,
+    shard_number: Option<u32>,
+    sharding_method: Option<String>,
+    replication_factor: Option<u32>,
+    write_consistency_factor: Option<u32>,
+    on_disk_payload: Option<bool>,
+    hnsw_config: Option<Map<String, Value>>,
+    wal_config: Option<Map<String, Value>>,
+    optimizers_config: Option<Map<String, Value>>,
+    quantization_config: Option<Value>,
+    sparse_vectors: Option<Map<String, Value>>,
+    strict_mode_config: Option<Value>,
+    metadata: Option<Map<String, Value>>,
+    payload: Option<Value>,
+    init_from: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VectorParamsIn {
+    size: u64,
+    distance: Distance,
+    hnsw_config: Option<Map<String, Value>>,
+    quantization_config: Option<Value>,
+    on_disk: Option<bool>,
+    datatype: Option<String>,
+    multivector_config: Option<Value>,
+    memory: Option<Value>,
+}
+
+fn refuse_if_set<T>(v: &Option<T>, what: &str) -> Result<(), Error> {
+    match v {
+        Some(_) => Err(Error::unsupported(what)),
+        None => Ok(()),
+    }
+}
+
+/// Checks one vector space and returns its spec plus what is reported back for it.
+fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
+    let p: VectorParamsIn = serde_json::from_value(raw).map_err(Error::format)?;
+    let field = if name.is_empty() {
+        "vectors".to_owned()
+    } else {
+        format!("vectors.{name}")
+    };
+    if p.size == 0 || p.size > limits::VECTOR_DIM_MAX as u64 {
+        return Err(Error::Validation(format!(
+            "{field}.size: value {} invalid, must be from 1 to {}",
+            p.size,
+            limits::VECTOR_DIM_MAX
+        )));
+    }
+    refuse_if_set(&p.quantization_config, "quantization_config")?;
+    refuse_if_set(&p.multivector_config, "multivector_config")?;
+    refuse_if_set(&p.memory, "memory placement")?;
+    if let Some(dt) = &p.datatype {
+        if dt != "float32" {
+            return Err(Error::unsupported(&format!("datatype {dt}")));
+        }
+    }
+    let mut shown = json!({"size": p.size, "distance": p.distance});
+    if let Some(h) = p.hnsw_config {
+        shown["hnsw_config"] = Value::Object(h);
+    }
+    if let Some(d) = p.on_disk {
+        shown["on_disk"] = Value::Bool(d);
+    }
+    let spec = VectorSpec {
+        name: name.to_owned(),
+        dim: p.size as usize,
+        distance: p.distance,
+    };
+    Ok((spec, shown))
+}
+
+fn merged(defaults: Value, given: Option<Map<String, Value>>) -> Value {
+    let mut base = defaults;
+    if let (Value::Object(b), Some(g)) = (&mut base, given) {
+        for (k, v) in g {
+            b.insert(k, v);
+        }
+    }
+    base
+}
+
+/// `PUT /collections/{name}`
+pub async fn create(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    catalog::validate_name(name).map_err(|e| Error::Validation(format!("collection_name: {e}")))?;
+    let req: CreateCollection = parse_body(body)?;
+    refuse_if_set(&req.quantization_config, "quantization_config")?;
+    refuse_if_set(&req.strict_mode_config, "strict_mode_config")?;
+    refuse_if_set(&req.init_from, "init_from")?;
+    refuse_if_set(&req.payload, "payload storage configuration")?;
+    if req.sparse_vectors.as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(Error::unsupported("sparse_vectors"));
+    }
+    if let Some(m) = &req.sharding_method {
+        if m != "auto" {
+            return Err(Error::unsupported(&format!("sharding_method {m}")));
+        }
+    }
+    let shard_number = req.shard_number.unwrap_or(core.cores() as u32);
+    if shard_number == 0 || shard_number > limits::SHARDS_MAX_COUNT {
+        return Err(Error::Validation(format!(
+            "shard_number: value {shard_number} invalid, must be from 1 to {}",
+            limits::SHARDS_MAX_COUNT
+        )));
+    }
+    for (field, v) in [
+        ("replication_factor", req.replication_factor),
+        ("write_consistency_factor", req.write_consistency_factor),
+    ] {
+        if v == Some(0) {
+            return Err(Error::Validation(format!(
+                "{field}: value 0 invalid, must be 1 or larger"
+            )));
+        }
+    }
+    let (schema, vectors_shown, unnamed) = match req.vectors {
+        None => (ShardSchema::default(), json!({}), false),
+        Some(v @ Value::Object(_)) if v.get("size").is_some() || v.get("distance").is_some() => {
+            let (spec, shown) = vector_params("", v)?;
+            (
+                ShardSchema {
+                    vectors: vec![spec],
+                },
+                shown,
+                true,
+            )
+        }
+        Some(Value::Object(named)) => {
+            let mut specs = Vec::new();
+            let mut shown = Map::new();
+            // Sorted so every core builds the same column order.
+            let named: BTreeMap<String, Value> = named.into_iter().collect();
+            for (n, raw) in named {
+                if n.is_empty() {
+                    return Err(Error::Validation(
+                        "vectors: vector name must not be empty".into(),
+                    ));
+                }
+                let (spec, s) = vector_params(&n, raw)?;
+                specs.push(spec);
+                shown.insert(n, s);
+            }
+            (ShardSchema { vectors: specs }, Value::Object(shown), false)
+        }
+        Some(_) => return Err(Error::format("vectors: expected an object")),
+    };
+    let extra = json!({
+        "vectors": vectors_shown,
+        "replication_factor": req.replication_factor.unwrap_or(1),
+        "write_consistency_factor": req.write_consistency_factor.unwrap_or(1),
+        "on_disk_payload": req.on_disk_payload.unwrap_or(true),
+        "hnsw_config": merged(json!({"m": 16, "ef_construct": 100, "full_scan_threshold": 10000,
+            "max_indexing_threads": 0, "on_disk": false}), req.hnsw_config),
+        "optimizer_config": merged(json!({"deleted_threshold": 0.2, "vacuum_min_vector_number": 1000,
+            "default_segment_number": 0, "max_segment_size": null, "memmap_threshold": null,
+            "indexing_threshold": 10000, "flush_interval_sec": 5, "max_optimization_threads": null}),
+            req.optimizers_config),
+        "wal_config": merged(json!({"wal_capacity_mb": 32, "wal_segments_ahead": 0}), req.wal_config),
+        "metadata": req.metadata,
+    });
+    let config = CollectionConfig {
+        schema,
+        shard_number,
+        unnamed_vector: unnamed,
+        extra,
+    };
+    catalog::create(core, name.to_owned(), config).await?;
+    write_result(out, &true)
+}
+
+/// `GET /collections/{name}`
+pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    let coll = core.catalog.borrow().get(name)?;
+    let points = ops::count(core, name).await?;
+    let x = &coll.config.extra;
+    let mut config = json!({
+        "params": {
+            "vectors": x["vectors"],
+            "shard_number": coll.config.shard_number,
+            "replication_factor": x["replication_factor"],
+            "write_consistency_factor": x["write_consistency_factor"],
+            "on_disk_payload": x["on_disk_payload"],
+        },
+        "hnsw_config": x["hnsw_config"],
+        "optimizer_config": x["optimizer_config"],
+        "wal_config": x["wal_config"],
+        "quantization_config": null,
+    });
+    if !x["metadata"].is_null() {
+        config["metadata"] = x["metadata"].clone();
+    }
+    let info = json!({
+        "status": "green",
+        "optimizer_status": "ok",
+        "indexed_vectors_count": 0,
+        "points_count": points,
+        "segments_count": coll.config.shard_number,
+        "config": config,
+        "payload_schema": {},
+    });
+    write_result(out, &info)
+}
+
+/// `GET /collections`
+pub fn list(core: &Core, out: &mut Vec<u8>) -> Result<(), Error> {
+    let collections: Vec<Value> = catalog::names(core)
+        .into_iter()
+        .map(|n| json!({"name": n}))
+        .collect();
+    write_result(out, &json!({"collections": collections}))
+}
+
+/// `GET /collections/{name}/exists`
+pub fn exists(core: &Core, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    let exists = core.catalog.borrow().collections.contains_key(name);
+    write_result(out, &json!({"exists": exists}))
+}
+
+/// `DELETE /collections/{name}`
+pub async fn delete(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    let existed = catalog::delete(core, name.to_owned()).await?;
+    write_result(out, &existed)
+}

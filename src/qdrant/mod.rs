@@ -1,0 +1,159 @@
+//! The Qdrant REST dialect: routes → typed requests → runtime calls → Qdrant's JSON envelope.
+
+mod collections;
+pub mod error;
+mod json;
+pub mod model;
+mod points;
+mod search;
+pub mod service;
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use self::error::Error;
+use crate::http::{self, Handler, Request, ResponseHead};
+use crate::limits;
+use crate::router::{route, Route};
+use crate::runtime::core::Core;
+
+const JSON: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The application behind each core's HTTP connections.
+pub struct App {
+    core: Rc<Core>,
+}
+
+impl App {
+    pub fn new(core: Rc<Core>) -> Self {
+        App { core }
+    }
+
+    async fn dispatch(
+        &self,
+        route: Route,
+        req: Request<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let core = &self.core;
+        let Request { query, body, .. } = req;
+        match route {
+            Route::ListCollections => collections::list(core, out),
+            Route::CreateCollection(c) => collections::create(core, &c, body, out).await,
+            Route::GetCollection(c) => collections::get(core, &c, out).await,
+            Route::DeleteCollection(c) => collections::delete(core, &c, out).await,
+            Route::CollectionExists(c) => collections::exists(core, &c, out),
+            Route::Upsert(c) => points::upsert(core, &c, query, body, out).await,
+            Route::GetPoint(c, id) => points::get(core, &c, &id, out).await,
+            Route::Retrieve(c) => points::retrieve(core, &c, body, out).await,
+            Route::DeletePoints(c) => points::delete(core, &c, query, body, out).await,
+            Route::Count(c) => points::count(core, &c, body, out).await,
+            Route::Scroll(c) => points::scroll(core, &c, body, out).await,
+            Route::Search(c) => search::search(core, &c, body, out).await,
+            Route::Query(c) => search::query(core, &c, body, out).await,
+            Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
+            Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
+            Route::Root | Route::Healthz | Route::Livez | Route::Readyz => Err(Error::Internal(
+                "service route reached the JSON dispatcher".into(),
+            )),
+        }
+    }
+}
+
+impl Handler for App {
+    async fn handle(&self, req: Request<'_>, out: &mut Vec<u8>) -> ResponseHead {
+        let started = Instant::now();
+        let route = route(req.method, req.path);
+        match route {
+            Route::Root => {
+                service::root(out);
+                return ResponseHead {
+                    status: 200,
+                    content_type: JSON,
+                };
+            }
+            Route::Healthz | Route::Livez => {
+                out.extend_from_slice(b"healthz check passed");
+                return ResponseHead {
+                    status: 200,
+                    content_type: TEXT,
+                };
+            }
+            Route::Readyz => {
+                let ready = self.core.shared.ready();
+                out.extend_from_slice(if ready {
+                    &b"all shards are ready"[..]
+                } else {
+                    b"some shards are not ready"
+                });
+                return ResponseHead {
+                    status: if ready { 200 } else { 503 },
+                    content_type: TEXT,
+                };
+            }
+            _ => {}
+        }
+        out.extend_from_slice(b"{\"result\":");
+        let result = self.dispatch(route, req, out).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                out.extend_from_slice(b",\"status\":\"ok\",\"time\":");
+                push_f64(out, elapsed);
+                out.push(b'}');
+                ResponseHead {
+                    status: 200,
+                    content_type: JSON,
+                }
+            }
+            Err(e) => {
+                out.clear();
+                http::error_body(out, &e.to_string(), elapsed);
+                ResponseHead {
+                    status: e.status(),
+                    content_type: JSON,
+                }
+            }
+        }
+    }
+}
+
+fn push_f64(out: &mut Vec<u8>, x: f64) {
+    use std::io::Write;
+    let _ = write!(out, "{x}");
+}
+
+/// Serializes the `result` value of the envelope.
+fn write_result<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    serde_json::to_writer(&mut *out, value)
+        .map_err(|e| Error::Internal(format!("serializing the response: {e}")))
+}
+
+fn refuse_filter(filter: &Option<Value>) -> Result<(), Error> {
+    match filter {
+        Some(_) => Err(Error::unsupported("filter")),
+        None => Ok(()),
+    }
+}
+
+fn refuse_shard_key(key: &Option<Value>) -> Result<(), Error> {
+    match key {
+        Some(_) => Err(Error::unsupported("shard_key (custom sharding)")),
+        None => Ok(()),
+    }
+}
+
+/// `limit` must be at least 1 and at most [`limits::RESULT_LIMIT_MAX`].
+fn check_limit(limit: usize) -> Result<usize, Error> {
+    if limit == 0 || limit > limits::RESULT_LIMIT_MAX {
+        return Err(Error::Validation(format!(
+            "limit: value {limit} invalid, must be from 1 to {}",
+            limits::RESULT_LIMIT_MAX
+        )));
+    }
+    Ok(limit)
+}

@@ -1,0 +1,340 @@
+//! JSON shapes shared by several routes: vectors in, payload/vector selectors, points out.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
+use vexfs_shard::{PayloadSelector, Record, ScoredRecord, VectorSelector};
+
+/// The `vector` of a point or a query: one unnamed dense vector, or dense vectors by name.
+/// Sparse, multi and inference inputs parse (so the error can name them) but are refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorInput {
+    Dense(Vec<f32>),
+    Named(Vec<(String, Vec<f32>)>),
+}
+
+impl VectorInput {
+    /// The vectors by name, "" standing for the unnamed one.
+    pub fn into_named(self) -> Vec<(String, Vec<f32>)> {
+        match self {
+            VectorInput::Dense(v) => vec![(String::new(), v)],
+            VectorInput::Named(v) => v,
+        }
+    }
+}
+
+/// An element of a JSON array of a vector: a number, or a row (multivector).
+enum Elem {
+    Num(f32),
+    Row,
+}
+
+impl<'de> Deserialize<'de> for Elem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Elem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Elem, E> {
+                Ok(Elem::Num(v as f32))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Elem, E> {
+                Ok(Elem::Num(v as f32))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Elem, E> {
+                Ok(Elem::Num(v as f32))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Elem, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Elem::Row)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A dense vector: a JSON array of numbers.
+struct Dense(Vec<f32>);
+
+impl<'de> Deserialize<'de> for Dense {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dense;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a vector (array of numbers)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dense, A::Error> {
+                let mut v = Vec::with_capacity(
+                    seq.size_hint()
+                        .unwrap_or(0)
+                        .min(crate::limits::VECTOR_DIM_MAX),
+                );
+                while let Some(e) = seq.next_element::<Elem>()? {
+                    match e {
+                        Elem::Num(x) => v.push(x),
+                        Elem::Row => {
+                            return Err(de::Error::custom(
+                                "multivectors are not supported by this server yet",
+                            ))
+                        }
+                    }
+                }
+                Ok(Dense(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Dense, A::Error> {
+                Err(de::Error::custom(
+                    "sparse vectors and inference objects are not supported by this server yet",
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for VectorInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VectorInput;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a vector (array of numbers) or an object of named vectors")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorInput, A::Error> {
+                Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|d| VectorInput::Dense(d.0))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorInput, A::Error> {
+                let mut named = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if matches!(
+                        name.as_str(),
+                        "text" | "image" | "object" | "model" | "indices" | "values"
+                    ) {
+                        return Err(de::Error::custom(format!(
+                            "`{name}`: sparse vectors and inference objects are not supported by this server yet"
+                        )));
+                    }
+                    let v: Dense = map.next_value()?;
+                    named.push((name, v.0));
+                }
+                Ok(VectorInput::Named(named))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `with_payload`: bool, list of keys, or `{include|exclude}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WithPayload {
+    Flag(bool),
+    Keys(Vec<String>),
+    Selector(PayloadSelectorIn),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadSelectorIn {
+    #[serde(default)]
+    include: Option<OneOrMany>,
+    #[serde(default)]
+    exclude: Option<OneOrMany>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl WithPayload {
+    pub fn selector(opt: Option<WithPayload>, default: bool) -> PayloadSelector {
+        match opt {
+            None if default => PayloadSelector::All,
+            None | Some(WithPayload::Flag(false)) => PayloadSelector::None,
+            Some(WithPayload::Flag(true)) => PayloadSelector::All,
+            Some(WithPayload::Keys(k)) => PayloadSelector::Include(k),
+            Some(WithPayload::Selector(s)) => match (s.include, s.exclude) {
+                (Some(inc), _) => PayloadSelector::Include(inc.into_vec()),
+                (None, Some(exc)) => PayloadSelector::Exclude(exc.into_vec()),
+                (None, None) => PayloadSelector::All,
+            },
+        }
+    }
+}
+
+/// `with_vector` (alias `with_vectors`): bool or list of names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WithVector {
+    Flag(bool),
+    Names(Vec<String>),
+}
+
+impl WithVector {
+    pub fn selector(opt: Option<WithVector>) -> VectorSelector {
+        match opt {
+            None | Some(WithVector::Flag(false)) => VectorSelector::None,
+            Some(WithVector::Flag(true)) => VectorSelector::All,
+            Some(WithVector::Names(n)) => VectorSelector::Names(n),
+        }
+    }
+}
+
+/// Vectors of a record as JSON: a bare array for an unnamed-vector collection, else a map.
+struct VectorsOut<'a> {
+    vectors: &'a [(String, Vec<f32>)],
+    unnamed: bool,
+}
+
+impl Serialize for VectorsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.unnamed {
+            if let Some((_, v)) = self.vectors.iter().find(|(n, _)| n.is_empty()) {
+                return v.serialize(s);
+            }
+        }
+        let mut m = s.serialize_map(Some(self.vectors.len()))?;
+        for (name, v) in self.vectors {
+            m.serialize_entry(name, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A point as Qdrant's `Record`.
+pub struct RecordOut<'a> {
+    pub record: &'a Record,
+    pub unnamed: bool,
+}
+
+impl Serialize for RecordOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.record;
+        let mut st = s.serialize_struct("Record", 3)?;
+        st.serialize_field("id", &r.id)?;
+        st.serialize_field("payload", &r.payload)?;
+        st.serialize_field(
+            "vector",
+            &r.vectors.as_deref().map(|v| VectorsOut {
+                vectors: v,
+                unnamed: self.unnamed,
+            }),
+        )?;
+        st.end()
+    }
+}
+
+/// A search hit as Qdrant's `ScoredPoint`.
+pub struct ScoredOut<'a> {
+    pub hit: &'a ScoredRecord,
+    pub unnamed: bool,
+}
+
+impl Serialize for ScoredOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = &self.hit.record;
+        let mut st = s.serialize_struct("ScoredPoint", 5)?;
+        st.serialize_field("id", &r.id)?;
+        st.serialize_field("version", &r.version)?;
+        st.serialize_field("score", &self.hit.score)?;
+        st.serialize_field("payload", &r.payload)?;
+        st.serialize_field(
+            "vector",
+            &r.vectors.as_deref().map(|v| VectorsOut {
+                vectors: v,
+                unnamed: self.unnamed,
+            }),
+        )?;
+        st.end()
+    }
+}
+
+/// A list serialized lazily from an iterator of items, without collecting.
+pub struct SeqOut<I>(pub std::cell::RefCell<Option<I>>);
+
+impl<I: Iterator<Item = T>, T: Serialize> Serialize for SeqOut<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let iter = self.0.borrow_mut().take();
+        s.collect_seq(iter.into_iter().flatten())
+    }
+}
+
+pub fn seq<I: Iterator<Item = T>, T: Serialize>(iter: I) -> SeqOut<I> {
+    SeqOut(std::cell::RefCell::new(Some(iter)))
+}
+
+/// Qdrant's `UpdateResult`.
+#[derive(Serialize)]
+pub struct UpdateResult {
+    pub operation_id: u64,
+    pub status: &'static str,
+}
+
+impl UpdateResult {
+    pub fn new(operation_id: u64, waited: bool) -> Self {
+        UpdateResult {
+            operation_id,
+            status: if waited { "completed" } else { "acknowledged" },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<VectorInput, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+
+    #[test]
+    fn vector_shapes() {
+        assert_eq!(
+            parse("[1, 2.5, -3]").expect("dense"),
+            VectorInput::Dense(vec![1.0, 2.5, -3.0])
+        );
+        assert_eq!(
+            parse(r#"{"a": [1], "b": []}"#).expect("named"),
+            VectorInput::Named(vec![("a".into(), vec![1.0]), ("b".into(), vec![])])
+        );
+        let e = parse("[[1,2],[3,4]]").expect_err("multi");
+        assert!(e.to_string().contains("multivectors"), "{e}");
+        let e = parse(r#"{"a": {"indices": [1], "values": [0.5]}}"#).expect_err("sparse");
+        assert!(e.to_string().contains("sparse"), "{e}");
+        let e = parse(r#"{"text": "hello", "model": "m"}"#).expect_err("inference");
+        assert!(e.to_string().contains("inference"), "{e}");
+        assert!(parse(r#"["x"]"#).is_err());
+        assert!(parse("3").is_err());
+    }
+
+    #[test]
+    fn payload_selector_forms() {
+        let p =
+            |s: &str| WithPayload::selector(Some(serde_json::from_str(s).expect("parse")), false);
+        assert_eq!(p("true"), PayloadSelector::All);
+        assert_eq!(p("false"), PayloadSelector::None);
+        assert_eq!(p(r#"["a"]"#), PayloadSelector::Include(vec!["a".into()]));
+        assert_eq!(
+            p(r#"{"exclude": ["b"]}"#),
+            PayloadSelector::Exclude(vec!["b".into()])
+        );
+        assert_eq!(WithPayload::selector(None, true), PayloadSelector::All);
+    }
+}

@@ -1,0 +1,279 @@
+//! Point routes: upsert, get, retrieve, delete, count, scroll.
+
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use vexfs_shard::{PayloadSelector, PointId, PointWrite, VectorSelector};
+
+use super::error::Error;
+use super::json::{parse_body, wait_param};
+use super::model::{seq, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector};
+use super::{check_limit, refuse_filter, refuse_shard_key, write_result};
+use crate::runtime::core::Core;
+use crate::runtime::ops::{self, ReadShape};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpsertBody {
+    points: Option<Vec<PointIn>>,
+    batch: Option<BatchIn>,
+    shard_key: Option<Value>,
+    update_filter: Option<Value>,
+    update_mode: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointIn {
+    id: PointId,
+    vector: VectorInput,
+    payload: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchIn {
+    ids: Vec<PointId>,
+    vectors: BatchVectors,
+    payloads: Option<Vec<Option<Map<String, Value>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BatchVectors {
+    Unnamed(Vec<Vec<f32>>),
+    Named(std::collections::BTreeMap<String, Vec<Vec<f32>>>),
+}
+
+fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
+    let n = b.ids.len();
+    let mismatch =
+        |what: &str, got: usize| Error::wrong_input(format!("batch has {n} ids but {got} {what}"));
+    let mut payloads = match b.payloads {
+        Some(p) if p.len() != n => return Err(mismatch("payloads", p.len())),
+        Some(p) => p,
+        None => vec![None; n],
+    };
+    let mut vectors: Vec<Vec<(String, Vec<f32>)>> = match b.vectors {
+        BatchVectors::Unnamed(v) if v.len() != n => return Err(mismatch("vectors", v.len())),
+        BatchVectors::Unnamed(v) => v.into_iter().map(|v| vec![(String::new(), v)]).collect(),
+        BatchVectors::Named(map) => {
+            let mut per_point: Vec<Vec<(String, Vec<f32>)>> = vec![Vec::new(); n];
+            for (name, list) in map {
+                if list.len() != n {
+                    return Err(mismatch(&format!("vectors named {name}"), list.len()));
+                }
+                for (slot, v) in per_point.iter_mut().zip(list) {
+                    slot.push((name.clone(), v));
+                }
+            }
+            per_point
+        }
+    };
+    Ok(b.ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| PointWrite {
+            id,
+            vectors: std::mem::take(&mut vectors[i]),
+            payload: payloads[i].take(),
+        })
+        .collect())
+}
+
+/// `PUT /collections/{name}/points`
+pub async fn upsert(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let wait = wait_param(query)?;
+    let req: UpsertBody = parse_body(body)?;
+    refuse_shard_key(&req.shard_key)?;
+    if req.update_filter.is_some() {
+        return Err(Error::unsupported("update_filter"));
+    }
+    if req.update_mode.is_some() {
+        return Err(Error::unsupported("update_mode"));
+    }
+    let points = match (req.points, req.batch) {
+        (Some(p), None) => p
+            .into_iter()
+            .map(|p| PointWrite {
+                id: p.id,
+                vectors: p.vector.into_named(),
+                payload: p.payload,
+            })
+            .collect(),
+        (None, Some(b)) => batch_points(b)?,
+        _ => return Err(Error::format("expected exactly one of `points` or `batch`")),
+    };
+    let op = ops::upsert(core, name, points, wait).await?;
+    write_result(out, &UpdateResult::new(op, wait))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteBody {
+    points: Option<Vec<PointId>>,
+    filter: Option<Value>,
+    shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/delete`
+pub async fn delete(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let wait = wait_param(query)?;
+    let req: DeleteBody = parse_body(body)?;
+    refuse_shard_key(&req.shard_key)?;
+    refuse_filter(&req.filter)?;
+    let Some(ids) = req.points else {
+        return Err(Error::format(
+            "expected `points` (a list of ids) or `filter`",
+        ));
+    };
+    let op = ops::delete(core, name, ids, wait).await?;
+    write_result(out, &UpdateResult::new(op, wait))
+}
+
+fn unnamed(core: &Core, name: &str) -> Result<bool, Error> {
+    Ok(core.catalog.borrow().get(name)?.config.unnamed_vector)
+}
+
+/// `GET /collections/{name}/points/{id}`
+pub async fn get(core: &Rc<Core>, name: &str, id: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    let unnamed = unnamed(core, name)?;
+    let Some(pid) = PointId::parse(id) else {
+        return Err(Error::BadRequest(format!(
+            "Format error in path: `{id}` is neither an unsigned integer nor a UUID"
+        )));
+    };
+    let shape = ReadShape {
+        payload: PayloadSelector::All,
+        vectors: VectorSelector::All,
+    };
+    let mut found = ops::retrieve(core, name, vec![pid], shape).await?;
+    match found.pop() {
+        Some(record) => write_result(
+            out,
+            &RecordOut {
+                record: &record,
+                unnamed,
+            },
+        ),
+        None => Err(Error::NotFound(format!(
+            "Not found: No point with id {pid} found"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetrieveBody {
+    ids: Vec<PointId>,
+    with_payload: Option<WithPayload>,
+    #[serde(alias = "with_vectors")]
+    with_vector: Option<WithVector>,
+    shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points`
+pub async fn retrieve(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let req: RetrieveBody = parse_body(body)?;
+    refuse_shard_key(&req.shard_key)?;
+    let unnamed = unnamed(core, name)?;
+    let shape = ReadShape {
+        payload: WithPayload::selector(req.with_payload, true),
+        vectors: WithVector::selector(req.with_vector),
+    };
+    let records = ops::retrieve(core, name, req.ids, shape).await?;
+    write_result(
+        out,
+        &seq(records.iter().map(|r| RecordOut { record: r, unnamed })),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountBody {
+    filter: Option<Value>,
+    exact: Option<bool>,
+    shard_key: Option<Value>,
+}
+
+/// `POST /collections/{name}/points/count`
+pub async fn count(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let req: CountBody = parse_body(body)?;
+    refuse_shard_key(&req.shard_key)?;
+    refuse_filter(&req.filter)?;
+    // Counting is exact either way: every shard knows its live points.
+    let _exact = req.exact;
+    let n = ops::count(core, name).await?;
+    write_result(out, &serde_json::json!({ "count": n }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrollBody {
+    offset: Option<PointId>,
+    limit: Option<usize>,
+    filter: Option<Value>,
+    with_payload: Option<WithPayload>,
+    #[serde(alias = "with_vectors")]
+    with_vector: Option<WithVector>,
+    order_by: Option<Value>,
+    shard_key: Option<Value>,
+}
+
+/// Default page size of scroll (Qdrant's).
+const SCROLL_LIMIT_DEFAULT: usize = 10;
+
+/// `POST /collections/{name}/points/scroll`
+pub async fn scroll(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let req: ScrollBody = parse_body(body)?;
+    refuse_shard_key(&req.shard_key)?;
+    refuse_filter(&req.filter)?;
+    if req.order_by.is_some() {
+        return Err(Error::unsupported("order_by"));
+    }
+    let limit = check_limit(req.limit.unwrap_or(SCROLL_LIMIT_DEFAULT))?;
+    let unnamed = unnamed(core, name)?;
+    let shape = ReadShape {
+        payload: WithPayload::selector(req.with_payload, true),
+        vectors: WithVector::selector(req.with_vector),
+    };
+    let (records, next) = ops::scroll(core, name, req.offset, limit, shape).await?;
+    #[derive(serde::Serialize)]
+    struct Page<P> {
+        points: P,
+        next_page_offset: Option<PointId>,
+    }
+    let page = Page {
+        points: seq(records.iter().map(|r| RecordOut { record: r, unnamed })),
+        next_page_offset: next,
+    };
+    write_result(out, &page)
+}

@@ -1,0 +1,187 @@
+//! Method + path → [`Route`]. Path segments are percent-decoded here, once.
+
+use crate::http::Method;
+
+/// Every route this server answers. Collection names are decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Root,
+    Healthz,
+    Livez,
+    Readyz,
+    ListCollections,
+    CreateCollection(String),
+    GetCollection(String),
+    DeleteCollection(String),
+    CollectionExists(String),
+    Upsert(String),
+    GetPoint(String, String),
+    Retrieve(String),
+    DeletePoints(String),
+    Count(String),
+    Scroll(String),
+    Search(String),
+    Query(String),
+    /// The path exists but not with this method.
+    MethodNotAllowed,
+    NotFound,
+}
+
+/// Longest path the router looks at, in segments; deeper paths are not ours.
+const PATH_SEGMENTS_MAX: usize = 8;
+
+pub fn route(method: Method, path: &str) -> Route {
+    let mut segs = [""; PATH_SEGMENTS_MAX];
+    let mut n = 0;
+    for s in path.trim_start_matches('/').split('/') {
+        if n == PATH_SEGMENTS_MAX {
+            return Route::NotFound;
+        }
+        segs[n] = s;
+        n += 1;
+    }
+    // A trailing slash is not the same resource in Qdrant either.
+    let segs = &segs[..n];
+    use Method::*;
+    let m = if method == Head { Get } else { method };
+    let Some(found) = match_path(m, segs) else {
+        return Route::NotFound;
+    };
+    found.unwrap_or(Route::MethodNotAllowed)
+}
+
+/// `None`: no such path. `Some(None)`: the path exists with other methods.
+fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
+    use Method::*;
+    let r = match segs {
+        [""] => (m == Get).then_some(Route::Root),
+        ["healthz"] => (m == Get).then_some(Route::Healthz),
+        ["livez"] => (m == Get).then_some(Route::Livez),
+        ["readyz"] => (m == Get).then_some(Route::Readyz),
+        ["collections"] => (m == Get).then_some(Route::ListCollections),
+        ["collections", c] => {
+            let c = decode(c)?;
+            match m {
+                Get => Some(Route::GetCollection(c)),
+                Put => Some(Route::CreateCollection(c)),
+                Delete => Some(Route::DeleteCollection(c)),
+                _ => None,
+            }
+        }
+        ["collections", c, "exists"] => {
+            let c = decode(c)?;
+            (m == Get).then_some(Route::CollectionExists(c))
+        }
+        ["collections", c, "points"] => {
+            let c = decode(c)?;
+            match m {
+                Put => Some(Route::Upsert(c)),
+                Post => Some(Route::Retrieve(c)),
+                _ => None,
+            }
+        }
+        ["collections", c, "points", action] => {
+            let c = decode(c)?;
+            match (m, *action) {
+                (Post, "delete") => Some(Route::DeletePoints(c)),
+                (Post, "count") => Some(Route::Count(c)),
+                (Post, "scroll") => Some(Route::Scroll(c)),
+                (Post, "search") => Some(Route::Search(c)),
+                (Post, "query") => Some(Route::Query(c)),
+                (_, "delete" | "count" | "scroll" | "search" | "query") => None,
+                (Get, id) => Some(Route::GetPoint(c, decode(id)?)),
+                _ => None,
+            }
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Percent-decodes one path segment; `None` for invalid escapes or non-UTF-8 results.
+fn decode(seg: &str) -> Option<String> {
+    if !seg.contains('%') {
+        return Some(seg.to_owned());
+    }
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Value of `key` in a raw query string (`a=1&b=2`), undecoded.
+pub fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Method::*;
+
+    #[test]
+    fn routes_qdrant_paths() {
+        assert_eq!(route(Get, "/"), Route::Root);
+        assert_eq!(route(Get, "/collections"), Route::ListCollections);
+        assert_eq!(
+            route(Put, "/collections/a%20b"),
+            Route::CreateCollection("a b".into())
+        );
+        assert_eq!(
+            route(Get, "/collections/c/exists"),
+            Route::CollectionExists("c".into())
+        );
+        assert_eq!(
+            route(Put, "/collections/c/points"),
+            Route::Upsert("c".into())
+        );
+        assert_eq!(
+            route(Post, "/collections/c/points"),
+            Route::Retrieve("c".into())
+        );
+        assert_eq!(
+            route(Post, "/collections/c/points/search"),
+            Route::Search("c".into())
+        );
+        assert_eq!(
+            route(Get, "/collections/c/points/42"),
+            Route::GetPoint("c".into(), "42".into())
+        );
+        assert_eq!(route(Head, "/healthz"), Route::Healthz);
+    }
+
+    #[test]
+    fn unknown_paths_and_methods() {
+        assert_eq!(route(Get, "/nope"), Route::NotFound);
+        assert_eq!(
+            route(Get, "/collections/c/points/search"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(route(Post, "/collections"), Route::MethodNotAllowed);
+        assert_eq!(route(Get, "/a/b/c/d/e/f/g/h/i/j"), Route::NotFound);
+        assert_eq!(route(Get, "/collections/%zz"), Route::NotFound);
+        assert_eq!(route(Get, "/collections/%ff"), Route::NotFound);
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param("wait=true&x=1", "wait"), Some("true"));
+        assert_eq!(query_param("x=1&wait", "wait"), Some(""));
+        assert_eq!(query_param("", "wait"), None);
+    }
+}

@@ -1,0 +1,246 @@
+//! The collections one core knows, and the shards of them it owns.
+//!
+//! Every core holds the full list of collections (to route requests) but opens only the
+//! shards it owns: shard `s` of a collection lives on core `s % cores`. Creations and
+//! deletions are decided on core 0 (one place that can answer "already exists" without races)
+//! and then installed on every core.
+//!
+//! On disk: `<storage>/collections/<name>/config.json` and `…/<name>/shard-<s>/wal.log`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use vexfs_io::dma::DmaFileHandle;
+use vexfs_io::Storage;
+use vexfs_shard::wal::RecoveryPolicy;
+use vexfs_shard::{Shard, ShardSchema};
+
+use super::core::Core;
+use super::error::RuntimeError;
+
+/// Core that decides collection creation and deletion.
+const COORDINATOR_CORE: usize = 0;
+const CONFIG_FILE_NAME: &str = "config.json";
+
+/// A collection's persisted configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    pub schema: ShardSchema,
+    pub shard_number: u32,
+    /// Whether `vectors` was given as one unnamed vector (it is reported back the same way).
+    pub unnamed_vector: bool,
+    /// Dialect-level settings reported back as given (hnsw, optimizers, wal, …).
+    pub extra: serde_json::Value,
+}
+
+pub struct Collection {
+    pub name: String,
+    pub config: Arc<CollectionConfig>,
+    /// Indexed by shard id; `Some` for the shards this core owns.
+    pub shards: Vec<Option<Rc<Shard<DmaFileHandle>>>>,
+}
+
+impl Collection {
+    pub fn local_shards(&self) -> impl Iterator<Item = (usize, &Rc<Shard<DmaFileHandle>>)> {
+        self.shards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+    }
+}
+
+#[derive(Default)]
+pub struct Catalog {
+    pub collections: HashMap<String, Rc<Collection>>,
+    /// Names being created right now (coordinator only).
+    creating: HashSet<String>,
+}
+
+impl Catalog {
+    pub fn get(&self, name: &str) -> Result<Rc<Collection>, RuntimeError> {
+        self.collections
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RuntimeError::CollectionNotFound(name.to_owned()))
+    }
+}
+
+pub fn collections_dir(root: &Path) -> PathBuf {
+    root.join("collections")
+}
+
+fn collection_dir(root: &Path, name: &str) -> PathBuf {
+    collections_dir(root).join(name)
+}
+
+/// Core owning shard `shard` when there are `cores` cores.
+pub fn owner_core(shard: usize, cores: usize) -> usize {
+    shard % cores
+}
+
+/// Opens the shards of `name` owned by `core` and registers the collection there.
+async fn install(
+    core: &Rc<Core>,
+    name: &str,
+    config: Arc<CollectionConfig>,
+) -> Result<(), RuntimeError> {
+    let root = &core.shared.storage_root;
+    let mut shards = Vec::with_capacity(config.shard_number as usize);
+    for s in 0..config.shard_number as usize {
+        if owner_core(s, core.cores()) != core.id {
+            shards.push(None);
+            continue;
+        }
+        let dir = collection_dir(root, name).join(format!("shard-{s}"));
+        let shard = Shard::open(
+            &core.storage,
+            &dir,
+            config.schema.clone(),
+            RecoveryPolicy::Strict,
+        )
+        .await
+        .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", dir.display())))?;
+        shards.push(Some(Rc::new(shard)));
+    }
+    let collection = Rc::new(Collection {
+        name: name.to_owned(),
+        config,
+        shards,
+    });
+    core.catalog
+        .borrow_mut()
+        .collections
+        .insert(name.to_owned(), collection);
+    Ok(())
+}
+
+/// Loads every collection from disk on this core (startup).
+pub async fn load_all(core: &Rc<Core>) -> Result<(), RuntimeError> {
+    let dir = collections_dir(&core.shared.storage_root);
+    core.storage.create_dir_all(&dir).await?;
+    for name in core.storage.list_dir(&dir).await? {
+        let path = dir.join(&name).join(CONFIG_FILE_NAME);
+        let Some(bytes) = core.storage.read_file(&path).await? else {
+            // A directory without config is a creation that never completed.
+            continue;
+        };
+        let config: CollectionConfig = serde_json::from_slice(&bytes)
+            .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", path.display())))?;
+        install(core, &name, Arc::new(config)).await?;
+    }
+    Ok(())
+}
+
+/// Creates a collection on every core. Fails with `AlreadyExists` when the name is taken.
+pub async fn create(
+    core: &Rc<Core>,
+    name: String,
+    config: CollectionConfig,
+) -> Result<(), RuntimeError> {
+    core.submit_to(COORDINATOR_CORE, move |coord| async move {
+        {
+            let mut cat = coord.catalog.borrow_mut();
+            if cat.collections.contains_key(&name) || !cat.creating.insert(name.clone()) {
+                return Err(RuntimeError::AlreadyExists(name));
+            }
+        }
+        let result = create_on_coordinator(&coord, &name, config).await;
+        coord.catalog.borrow_mut().creating.remove(&name);
+        if result.is_err() {
+            let _ = drop_everywhere(&coord, &name).await;
+        }
+        result
+    })
+    .await?
+}
+
+async fn create_on_coordinator(
+    coord: &Rc<Core>,
+    name: &str,
+    config: CollectionConfig,
+) -> Result<(), RuntimeError> {
+    let dir = collection_dir(&coord.shared.storage_root, name);
+    coord.storage.create_dir_all(&dir).await?;
+    let bytes =
+        serde_json::to_vec_pretty(&config).map_err(|e| RuntimeError::Internal(e.to_string()))?;
+    coord
+        .storage
+        .write_file_atomic(&dir.join(CONFIG_FILE_NAME), &bytes)
+        .await?;
+    coord
+        .storage
+        .sync_dir(&collections_dir(&coord.shared.storage_root))
+        .await?;
+    let config = Arc::new(config);
+    let name = name.to_owned();
+    let results = coord
+        .broadcast(move |c| {
+            let name = name.clone();
+            let config = config.clone();
+            async move { install(&c, &name, config).await }
+        })
+        .await?;
+    results.into_iter().collect()
+}
+
+/// Deletes a collection everywhere; `false` when it did not exist.
+pub async fn delete(core: &Rc<Core>, name: String) -> Result<bool, RuntimeError> {
+    core.submit_to(COORDINATOR_CORE, move |coord| async move {
+        if !coord.catalog.borrow().collections.contains_key(&name) {
+            return Ok(false);
+        }
+        drop_everywhere(&coord, &name).await?;
+        Ok(true)
+    })
+    .await?
+}
+
+async fn drop_everywhere(coord: &Rc<Core>, name: &str) -> Result<(), RuntimeError> {
+    let owned = name.to_owned();
+    coord
+        .broadcast(move |c| {
+            let name = owned.clone();
+            async move {
+                c.catalog.borrow_mut().collections.remove(&name);
+            }
+        })
+        .await?;
+    let dir = collection_dir(&coord.shared.storage_root, name);
+    coord.storage.remove_dir_all(&dir).await?;
+    coord
+        .storage
+        .sync_dir(&collections_dir(&coord.shared.storage_root))
+        .await?;
+    Ok(())
+}
+
+/// Names of all collections, sorted.
+pub fn names(core: &Core) -> Vec<String> {
+    let mut v: Vec<String> = core.catalog.borrow().collections.keys().cloned().collect();
+    v.sort();
+    v
+}
+
+/// Whether `name` may be used as a collection (and directory) name.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > crate::limits::COLLECTION_NAME_MAX_BYTES {
+        return Err(format!(
+            "collection name must be 1 to {} bytes long",
+            crate::limits::COLLECTION_NAME_MAX_BYTES
+        ));
+    }
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | '\0') || c.is_control())
+    {
+        return Err(format!(
+            "collection name {name:?} contains characters that are not allowed"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Errors of the runtime layer (routing, catalog, shard calls).
+
+use super::core::CoreGone;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("Not found: Collection `{0}` doesn't exist!")]
+    CollectionNotFound(String),
+    #[error("Wrong input: Collection `{0}` already exists!")]
+    AlreadyExists(String),
+    #[error(transparent)]
+    Shard(#[from] vexfs_shard::Error),
+    #[error("cannot open shard {0}")]
+    ShardOpen(String),
+    #[error("storage error: {0}")]
+    Io(#[from] vexfs_io::Error),
+    #[error(transparent)]
+    CoreGone(#[from] CoreGone),
+    #[error("internal error: {0}")]
+    Internal(String),
+}

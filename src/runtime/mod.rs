@@ -1,0 +1,264 @@
+//! Thread-per-core runtime: one pinned glommio executor per core, each with its own
+//! SO_REUSEPORT listener, joined by a channel mesh.
+
+pub mod catalog;
+pub mod core;
+pub mod error;
+pub mod ops;
+mod signals;
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use glommio::channels::channel_mesh::{MeshBuilder, Receivers};
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+use vexfs_io::dma::DmaStorage;
+
+use self::core::{Core, CoreMsg, Shared};
+use crate::config::Config;
+use crate::http::{serve_connection, Shutdown};
+use crate::limits;
+use crate::qdrant::App;
+
+/// How long the start-up check waits for an existing listener to answer.
+const PORT_PROBE_TIMEOUT_MS: u64 = 200;
+/// How long a listener that still answers may take to go away before we give up.
+const PORT_PROBE_PATIENCE_MS: u64 = 3_000;
+const PORT_PROBE_RETRY_MS: u64 = 50;
+/// How often an executor checks whether a stop signal arrived.
+const STOP_POLL_MS: u64 = 50;
+
+/// Starts the server and blocks until it stops. Errors are one line for the operator.
+pub fn run(config: Config) -> Result<(), String> {
+    let cpus = allowed_cpus()?;
+    let cores = match config.runtime.cores {
+        0 => cpus.len(),
+        n if n > cpus.len() => {
+            return Err(format!(
+                "runtime.cores = {n} but this process may only run on {} CPUs ({cpus:?})",
+                cpus.len()
+            ))
+        }
+        n => n,
+    };
+    prepare_storage(&config.storage.path)?;
+    let addr: SocketAddr = format!("{}:{}", config.server.host, config.server.port)
+        .parse()
+        .or_else(|_| {
+            use std::net::ToSocketAddrs;
+            (config.server.host.as_str(), config.server.port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or(())
+        })
+        .map_err(|_| format!("cannot resolve server.host {:?}", config.server.host))?;
+    probe_port(addr)?;
+    let shared = Arc::new(Shared {
+        cores,
+        storage_root: config.storage.path.clone(),
+        limits: config.http_limits(),
+        started: Instant::now(),
+        loaded: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        drained: AtomicUsize::new(0),
+    });
+    signals::install(shared.clone())?;
+    let mesh = MeshBuilder::<CoreMsg, _>::full(cores, limits::MESH_CHANNEL_DEPTH);
+    let io_memory = config.runtime.io_memory_kib * 1024;
+    let (err_tx, err_rx) = std::sync::mpsc::channel::<String>();
+    let mut handles = Vec::with_capacity(cores);
+    for (id, cpu) in cpus.iter().copied().take(cores).enumerate() {
+        let shared = shared.clone();
+        let mesh = mesh.clone();
+        let err_tx = err_tx.clone();
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("vexfs-core-{id}"))
+            .io_memory(io_memory)
+            .spawn(move || async move {
+                if let Err(e) = serve_core(id, shared.clone(), mesh, addr).await {
+                    // One failing core stops the whole server.
+                    shared.stop.store(true, Ordering::Release);
+                    let _ = err_tx.send(e);
+                }
+            })
+            .map_err(|e| format!("cannot start executor for core {id} on CPU {cpu}: {e}"))?;
+        handles.push(handle);
+    }
+    drop(err_tx);
+    for h in handles {
+        if h.join().is_err() {
+            return Err("an executor thread panicked".into());
+        }
+    }
+    match err_rx.try_recv() {
+        Ok(e) => Err(e),
+        Err(_) => Ok(()),
+    }
+}
+
+async fn serve_core(
+    id: usize,
+    shared: Arc<Shared>,
+    mesh: MeshBuilder<CoreMsg, glommio::channels::channel_mesh::Full>,
+    addr: SocketAddr,
+) -> Result<(), String> {
+    let (senders, receivers) = mesh
+        .join()
+        .await
+        .map_err(|_| format!("core {id}: cannot join the core mesh"))?;
+    let core = Rc::new(Core {
+        id,
+        shared: shared.clone(),
+        senders,
+        catalog: RefCell::new(Default::default()),
+        storage: DmaStorage,
+        shutdown: Shutdown::new(),
+        connections: Cell::new(0),
+    });
+    spawn_mesh_receivers(&core, receivers);
+    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    catalog::load_all(&core)
+        .await
+        .map_err(|e| format!("core {id}: loading collections failed: {e}"))?;
+    shared.loaded.fetch_add(1, Ordering::AcqRel);
+    tracing::info!(core = id, %addr, "core serving");
+    accept_loop(&core, &listener).await;
+    drop(listener);
+    drain(&core).await;
+    Ok(())
+}
+
+/// Each peer's channel gets a task that runs the jobs it carries.
+fn spawn_mesh_receivers(core: &Rc<Core>, mut receivers: Receivers<CoreMsg>) {
+    for (_, rx) in receivers.streams() {
+        let core = core.clone();
+        glommio::spawn_local(async move {
+            while let Some(CoreMsg(job)) = rx.recv().await {
+                glommio::spawn_local(job(core.clone())).detach();
+            }
+        })
+        .detach();
+    }
+}
+
+async fn accept_loop(core: &Rc<Core>, listener: &TcpListener) {
+    let app = Rc::new(App::new(core.clone()));
+    loop {
+        let stop = async {
+            while !core.shared.stop.load(Ordering::Acquire) {
+                glommio::timer::sleep(Duration::from_millis(STOP_POLL_MS)).await;
+            }
+            None
+        };
+        let accepted = future::or(async { Some(listener.accept().await) }, stop).await;
+        let stream = match accepted {
+            None => break,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(core = core.id, "accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let core = core.clone();
+        core.connections.set(core.connections.get() + 1);
+        glommio::spawn_local(async move {
+            serve_connection(stream, &*app, &core.shared.limits, &core.shutdown).await;
+            core.connections.set(core.connections.get() - 1);
+        })
+        .detach();
+    }
+}
+
+/// After a stop: let open connections finish, wait for every core (peers may still call us),
+/// then make every local shard's log durable.
+async fn drain(core: &Rc<Core>) {
+    core.shutdown.trigger();
+    let deadline = Instant::now() + Duration::from_millis(limits::SHUTDOWN_GRACE_MS);
+    while core.connections.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    core.shared.drained.fetch_add(1, Ordering::AcqRel);
+    while core.shared.drained.load(Ordering::Acquire) < core.cores() && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+    let collections: Vec<_> = core
+        .catalog
+        .borrow()
+        .collections
+        .values()
+        .cloned()
+        .collect();
+    for coll in collections {
+        for (s, shard) in coll.local_shards() {
+            if let Err(e) = shard.sync_to(shard.last_lsn()).await {
+                tracing::error!(collection = %coll.name, shard = s, "final sync failed: {e}");
+            }
+        }
+    }
+    tracing::info!(core = core.id, "core stopped");
+}
+
+/// CPUs this process may run on (respects taskset / cgroups).
+fn allowed_cpus() -> Result<Vec<usize>, String> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for the calling thread.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Err(format!(
+            "sched_getaffinity: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect();
+    if cpus.is_empty() {
+        return Err("no CPU available to this process".into());
+    }
+    Ok(cpus)
+}
+
+/// Creates the storage directory and checks that it is writable.
+fn prepare_storage(path: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(path)
+        .map_err(|e| format!("storage.path {}: cannot create: {e}", path.display()))?;
+    let probe = path.join(".write-probe");
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| format!("storage.path {}: not writable: {e}", path.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Fails when something already listens on the port. Every core binds with SO_REUSEPORT,
+/// which would otherwise silently share the port with another instance of this server.
+/// A bind probe cannot tell: TIME_WAIT sockets of a killed predecessor make it fail although
+/// the port is free. A killed predecessor's listener also lingers for a moment while the
+/// kernel tears down its io_uring, so a listener that answers is retried for a while.
+fn probe_port(addr: SocketAddr) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_millis(PORT_PROBE_PATIENCE_MS);
+    loop {
+        let timeout = Duration::from_millis(PORT_PROBE_TIMEOUT_MS);
+        if std::net::TcpStream::connect_timeout(&addr, timeout).is_err() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "cannot listen on {addr}: another process is already listening there"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(PORT_PROBE_RETRY_MS));
+    }
+}

@@ -1,0 +1,311 @@
+//! Qdrant dialect against the real binary: status codes, envelopes, result shapes, search
+//! results checked against a brute-force reference, and restarts.
+
+mod common;
+
+use common::Server;
+use serde_json::{json, Value};
+
+/// Deterministic pseudo-random vectors (xorshift), so failures reproduce.
+fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            (0..dim)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 2000) as f32 / 1000.0 - 1.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn upsert(s: &Server, coll: &str, vs: &[Vec<f32>], first_id: usize) {
+    let points: Vec<Value> = vs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"id": first_id + i, "vector": v, "payload": {"i": first_id + i, "tag": format!("t{}", (first_id + i) % 3)}}))
+        .collect();
+    let (status, v) = s.json(
+        "PUT",
+        &format!("/collections/{coll}/points?wait=true"),
+        &json!({"points": points}).to_string(),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["result"]["status"], "completed");
+}
+
+#[test]
+fn collection_lifecycle_and_error_codes() {
+    let s = Server::start();
+    let (st, v) = s.json("GET", "/collections/nope", "");
+    assert_eq!(st, 404);
+    assert_eq!(
+        v["status"]["error"],
+        "Not found: Collection `nope` doesn't exist!"
+    );
+    assert!(v["time"].is_number());
+    let body = r#"{"vectors":{"size":4,"distance":"Euclid"},"shard_number":3}"#;
+    assert_eq!(s.json("PUT", "/collections/a", body).0, 200);
+    let (st, v) = s.json("PUT", "/collections/a", body);
+    assert_eq!(st, 409, "{v}");
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/b",
+        r#"{"vectors":{"size":4,"distance":"Euclid"}"#,
+    );
+    assert_eq!(st, 400);
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .expect("msg")
+            .starts_with("Format error in JSON body: "),
+        "{v}"
+    );
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/b",
+        r#"{"vectors":{"size":0,"distance":"Dot"}}"#,
+    );
+    assert_eq!(st, 422, "{v}");
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/b",
+        r#"{"vectors":{"size":4,"distance":"Hamming"}}"#,
+    );
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/b",
+        r#"{"vectors":{"size":4,"distance":"Dot"},"bogus":1}"#,
+    );
+    assert_eq!(st, 400, "{v}");
+    let (_, v) = s.json("GET", "/collections", "");
+    assert_eq!(v["result"]["collections"], json!([{"name": "a"}]));
+    let (_, v) = s.json("GET", "/collections/a", "");
+    let info = &v["result"];
+    assert_eq!(info["status"], "green");
+    assert_eq!(info["points_count"], 0);
+    assert_eq!(info["config"]["params"]["shard_number"], 3);
+    assert_eq!(
+        info["config"]["params"]["vectors"],
+        json!({"size": 4, "distance": "Euclid"})
+    );
+    assert_eq!(
+        s.json("GET", "/collections/a/exists", "").1["result"]["exists"],
+        true
+    );
+    assert_eq!(s.json("DELETE", "/collections/a", "").1["result"], true);
+    assert_eq!(s.json("DELETE", "/collections/a", "").1["result"], false);
+    assert_eq!(
+        s.json("GET", "/collections/a/exists", "").1["result"]["exists"],
+        false
+    );
+    assert_eq!(s.json("GET", "/nothing/here", "").0, 404);
+}
+
+#[test]
+fn search_matches_brute_force_for_every_distance() {
+    let s = Server::start();
+    let dim = 8;
+    let data = vectors(300, dim, 7);
+    let queries = vectors(5, dim, 99);
+    for distance in ["Cosine", "Dot", "Euclid", "Manhattan"] {
+        let coll = distance.to_lowercase();
+        let body =
+            json!({"vectors": {"size": dim, "distance": distance}, "shard_number": 4}).to_string();
+        assert_eq!(s.json("PUT", &format!("/collections/{coll}"), &body).0, 200);
+        upsert(&s, &coll, &data, 0);
+        for q in &queries {
+            let mut expected: Vec<(f32, usize)> = data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (reference_score(distance, q, v), i))
+                .collect();
+            let higher = matches!(distance, "Cosine" | "Dot");
+            expected.sort_by(|a, b| {
+                let o = a.0.total_cmp(&b.0);
+                if higher {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            let req = json!({"vector": q, "limit": 10, "offset": 2}).to_string();
+            let (st, v) = s.json("POST", &format!("/collections/{coll}/points/search"), &req);
+            assert_eq!(st, 200, "{v}");
+            let hits = v["result"].as_array().expect("hits");
+            assert_eq!(hits.len(), 10);
+            for (hit, (score, id)) in hits.iter().zip(&expected[2..12]) {
+                assert_eq!(hit["id"], *id, "{distance}: {v}");
+                let got = hit["score"].as_f64().expect("score") as f32;
+                assert!(
+                    (got - score).abs() <= 1e-4 * score.abs().max(1.0),
+                    "{distance}: {got} vs {score}"
+                );
+            }
+            let req = json!({"query": q, "limit": 3}).to_string();
+            let (_, v) = s.json("POST", &format!("/collections/{coll}/points/query"), &req);
+            let ids: Vec<u64> = v["result"]["points"]
+                .as_array()
+                .expect("points")
+                .iter()
+                .map(|p| p["id"].as_u64().expect("id"))
+                .collect();
+            let want: Vec<u64> = expected[..3].iter().map(|(_, i)| *i as u64).collect();
+            assert_eq!(ids, want, "{distance}");
+        }
+    }
+}
+
+fn reference_score(distance: &str, q: &[f32], v: &[f32]) -> f32 {
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    match distance {
+        "Cosine" => dot(q, v) / (dot(q, q).sqrt() * dot(v, v).sqrt()),
+        "Dot" => dot(q, v),
+        "Euclid" => q
+            .iter()
+            .zip(v)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt(),
+        _ => q.iter().zip(v).map(|(x, y)| (x - y).abs()).sum(),
+    }
+}
+
+#[test]
+fn points_read_paths_and_bad_input() {
+    let s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/r",
+            r#"{"vectors":{"size":3,"distance":"Dot"}}"#
+        )
+        .0,
+        200
+    );
+    let data = vectors(50, 3, 3);
+    upsert(&s, "r", &data, 1);
+    let (_, v) = s.json("POST", "/collections/r/points/count", r#"{"exact":true}"#);
+    assert_eq!(v["result"]["count"], 50);
+    // Scroll covers every id exactly once, in order.
+    let mut seen = Vec::new();
+    let mut offset = Value::Null;
+    loop {
+        let req = json!({"limit": 7, "offset": offset, "with_payload": false}).to_string();
+        let (st, v) = s.json("POST", "/collections/r/points/scroll", &req);
+        assert_eq!(st, 200, "{v}");
+        for p in v["result"]["points"].as_array().expect("points") {
+            assert!(p["payload"].is_null());
+            seen.push(p["id"].as_u64().expect("id"));
+        }
+        offset = v["result"]["next_page_offset"].clone();
+        if offset.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=50).collect::<Vec<u64>>());
+    let (_, v) = s.json(
+        "POST",
+        "/collections/r/points",
+        r#"{"ids":[3,999,1],"with_vector":true}"#,
+    );
+    let got = v["result"].as_array().expect("records");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0]["id"], 3);
+    assert_eq!(got[0]["payload"]["i"], 3);
+    let stored: Vec<f32> = serde_json::from_value(got[0]["vector"].clone()).expect("vector");
+    assert_eq!(stored, data[2]);
+    let (st, v) = s.json("GET", "/collections/r/points/999", "");
+    assert_eq!(st, 404);
+    assert_eq!(
+        v["status"]["error"],
+        "Not found: No point with id 999 found"
+    );
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/r/points",
+        r#"{"points":[{"id":1,"vector":[1,2]}]}"#,
+    );
+    assert_eq!(st, 400);
+    assert_eq!(
+        v["status"]["error"],
+        "Wrong input: Vector dimension error: expected dim: 3, got 2"
+    );
+    let (st, _) = s.json(
+        "PUT",
+        "/collections/r/points",
+        r#"{"points":[{"id":-1,"vector":[1,2,3]}]}"#,
+    );
+    assert_eq!(st, 400);
+    let (st, v) = s.json(
+        "POST",
+        "/collections/r/points/search",
+        r#"{"vector":[1,2,3],"limit":3,"filter":{"must":[]}}"#,
+    );
+    assert_eq!(st, 400, "filters are refused until supported: {v}");
+    let (st, v) = s.json(
+        "POST",
+        "/collections/r/points/search",
+        r#"{"vector":[1,2,3],"limit":0}"#,
+    );
+    assert_eq!(st, 422, "{v}");
+    let (_, v) = s.json(
+        "PUT",
+        "/collections/r/points",
+        r#"{"points":[{"id":2,"vector":[1,2,3]}]}"#,
+    );
+    assert_eq!(v["result"]["status"], "acknowledged");
+    let (_, v) = s.json(
+        "POST",
+        "/collections/r/points/delete?wait=true",
+        r#"{"points":[1,2,3]}"#,
+    );
+    assert_eq!(v["result"]["status"], "completed");
+    let (_, v) = s.json("POST", "/collections/r/points/count", "{}");
+    assert_eq!(v["result"]["count"], 47);
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_and_sigterm() {
+    let mut s = Server::start();
+    let body = json!({"vectors": {"a": {"size": 5, "distance": "Cosine"}, "b": {"size": 2, "distance": "Euclid"}}}).to_string();
+    assert_eq!(s.json("PUT", "/collections/d", &body).0, 200);
+    let av = vectors(200, 5, 11);
+    let bv = vectors(200, 2, 12);
+    let points: Vec<Value> = (0..200)
+        .map(|i| json!({"id": format!("00000000-0000-0000-0000-{:012}", i), "vector": {"a": av[i], "b": bv[i]}, "payload": {"n": i, "s": "ü"}}))
+        .collect();
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/d/points?wait=true",
+        &json!({"points": points}).to_string(),
+    );
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = s.json(
+        "POST",
+        "/collections/d/points/delete?wait=true",
+        r#"{"points":["00000000-0000-0000-0000-000000000007"]}"#,
+    );
+    assert_eq!(v["result"]["status"], "completed");
+    let snapshot = |s: &Server| {
+        let (_, v) = s.json(
+            "POST",
+            "/collections/d/points/scroll",
+            r#"{"limit":1000,"with_vector":true}"#,
+        );
+        v["result"]["points"].clone()
+    };
+    let before = snapshot(&s);
+    assert_eq!(before.as_array().expect("points").len(), 199);
+    s.kill_and_restart();
+    assert_eq!(snapshot(&s), before, "after SIGKILL");
+    s.stop_and_restart();
+    assert_eq!(snapshot(&s), before, "after SIGTERM");
+    let (_, v) = s.json("GET", "/collections/d", "");
+    assert_eq!(v["result"]["points_count"], 199);
+}
