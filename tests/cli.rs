@@ -1,5 +1,7 @@
 //! Start-up failures: each is one clear line on stderr and a non-zero exit, never a panic.
 
+mod common;
+
 use std::process::Command;
 
 fn run(args: &[&str]) -> (bool, String) {
@@ -90,4 +92,19 @@ fn help_and_version() {
     for flag in ["--config", "--port", "--host", "--storage-path", "--cores"] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
+}
+
+#[test]
+fn second_server_on_same_storage_is_refused() {
+    let first = common::Server::start();
+    let port = common::free_port().to_string();
+    let (ok, err) = run(&[
+        "--port",
+        &port,
+        "--storage-path",
+        first.storage().to_str().expect("utf8"),
+    ]);
+    assert!(!ok, "second server started on the same storage");
+    assert!(err.contains("in use by another"), "{err}");
+    assert_eq!(first.request("GET", "/healthz", "").status, 200);
 }

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 pub mod dma;
+pub mod lock;
 pub mod mem;
 
 pub type Result<T> = std::result::Result<T, Error>;

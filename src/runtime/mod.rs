@@ -9,7 +9,6 @@ mod signals;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,7 +47,8 @@ pub fn run(config: Config) -> Result<(), String> {
         }
         n => n,
     };
-    prepare_storage(&config.storage.path)?;
+    let _storage_lock = vexfs_io::lock::DirLock::acquire(&config.storage.path)
+        .map_err(|e| format!("storage.path: {e}"))?;
     let addr: SocketAddr = format!("{}:{}", config.server.host, config.server.port)
         .parse()
         .or_else(|_| {
@@ -229,17 +229,6 @@ fn allowed_cpus() -> Result<Vec<usize>, String> {
         return Err("no CPU available to this process".into());
     }
     Ok(cpus)
-}
-
-/// Creates the storage directory and checks that it is writable.
-fn prepare_storage(path: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(path)
-        .map_err(|e| format!("storage.path {}: cannot create: {e}", path.display()))?;
-    let probe = path.join(".write-probe");
-    std::fs::write(&probe, b"ok")
-        .map_err(|e| format!("storage.path {}: not writable: {e}", path.display()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
 }
 
 /// Fails when something already listens on the port. Every core binds with SO_REUSEPORT,

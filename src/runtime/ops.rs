@@ -109,11 +109,15 @@ async fn write_parts(
                 pending.push((shard, lsn));
             }
             let top = pending.iter().map(|(_, l)| *l).max().unwrap_or(0);
-            if wait {
-                for (shard, lsn) in pending {
-                    // Its own task: a flush whose future is dropped mid-I/O fails the log, and
-                    // the request future may be dropped if its connection goes away.
-                    glommio::spawn_local(async move { shard.sync_to(lsn).await }).await?;
+            for (shard, lsn) in pending {
+                // Its own task: a flush whose future is dropped mid-I/O fails the log, and
+                // the request future may be dropped if its connection goes away.
+                let flush = glommio::spawn_local(async move { shard.sync_to(lsn).await });
+                if wait {
+                    flush.await?;
+                } else {
+                    // Acknowledged now; durable at the group commit this starts.
+                    flush.detach();
                 }
             }
             Ok::<_, RuntimeError>(top)

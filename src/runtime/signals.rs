@@ -24,11 +24,16 @@ pub fn install(shared: Arc<Shared>) -> Result<(), String> {
             let mut sig: libc::c_int = 0;
             // SAFETY: `set` outlives the call; sigwait writes the signal number.
             let rc = unsafe { libc::sigwait(&set, &mut sig) };
-            if rc == 0 {
-                tracing::info!(signal = sig, "stopping: finishing in-flight requests");
-                shared.stop.store(true, Ordering::Release);
-                return;
+            if rc != 0 {
+                continue;
             }
+            if shared.stop.swap(true, Ordering::AcqRel) {
+                // Second signal: the operator does not want to wait. Acknowledged writes are
+                // already in the log, so nothing acknowledged is lost by leaving now.
+                tracing::warn!(signal = sig, "second stop signal: exiting immediately");
+                std::process::exit(130);
+            }
+            tracing::info!(signal = sig, "stopping: finishing in-flight requests");
         })
         .map(drop)
         .map_err(|e| format!("cannot start the signal thread: {e}"))
