@@ -16,6 +16,17 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub service: ServiceConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Key for every route (`api-key` header or `Authorization: Bearer`). Env:
+    /// `VEXFS__SERVICE__API_KEY` (or Qdrant's `QDRANT__SERVICE__API_KEY`).
+    pub api_key: Option<String>,
+    /// Key for routes that only read. Env: `VEXFS__SERVICE__READ_ONLY_API_KEY`.
+    pub read_only_api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +143,20 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
         Config::from_toml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// Applies keys from the environment, which override the file (as in Qdrant).
+    pub fn apply_env(&mut self) {
+        let var = |names: [&str; 2]| names.iter().find_map(|n| std::env::var(n).ok());
+        if let Some(k) = var(["VEXFS__SERVICE__API_KEY", "QDRANT__SERVICE__API_KEY"]) {
+            self.service.api_key = Some(k);
+        }
+        if let Some(k) = var([
+            "VEXFS__SERVICE__READ_ONLY_API_KEY",
+            "QDRANT__SERVICE__READ_ONLY_API_KEY",
+        ]) {
+            self.service.read_only_api_key = Some(k);
+        }
     }
 
     pub fn from_toml(text: &str) -> Result<Config, String> {

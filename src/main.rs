@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         },
         None => Config::default(),
     };
+    config.apply_env();
     if let Some(h) = cli.host {
         config.server.host = h;
     }

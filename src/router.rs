@@ -27,6 +27,27 @@ pub enum Route {
     NotFound,
 }
 
+impl Route {
+    /// Whether the route needs no API key (Qdrant keeps its probes open).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            Route::Root | Route::Healthz | Route::Livez | Route::Readyz
+        )
+    }
+
+    /// Whether the route changes data (refused for the read-only key).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Route::CreateCollection(_)
+                | Route::DeleteCollection(_)
+                | Route::Upsert(_)
+                | Route::DeletePoints(_)
+        )
+    }
+}
+
 /// Longest path the router looks at, in segments; deeper paths are not ours.
 const PATH_SEGMENTS_MAX: usize = 8;
 

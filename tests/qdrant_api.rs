@@ -309,3 +309,86 @@ fn acknowledged_writes_survive_sigkill_and_sigterm() {
     let (_, v) = s.json("GET", "/collections/d", "");
     assert_eq!(v["result"]["points_count"], 199);
 }
+
+#[test]
+fn api_keys_guard_everything_but_the_probes() {
+    let s = Server::start_with_config(
+        "[service]\napi_key = \"rw-key\"\nread_only_api_key = \"ro-key\"\n",
+    );
+    let send = |method: &str, path: &str, key: Option<(&str, &str)>, body: &str| {
+        let mut c = s.connect();
+        let auth = key
+            .map(|(h, v)| format!("{h}: {v}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nhost: x\r\n{auth}content-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        std::io::Write::write_all(&mut c, req.as_bytes()).expect("write");
+        common::read_response(&mut std::io::BufReader::new(c)).expect("answer")
+    };
+    for probe in ["/", "/healthz", "/livez", "/readyz"] {
+        assert_eq!(send("GET", probe, None, "").status, 200, "{probe}");
+    }
+    let r = send("GET", "/collections", None, "");
+    assert_eq!(r.status, 401);
+    assert!(r.json()["status"]["error"]
+        .as_str()
+        .expect("msg")
+        .contains("API key"));
+    assert_eq!(
+        send("GET", "/collections", Some(("api-key", "nope")), "").status,
+        401
+    );
+    let create = r#"{"vectors":{"size":2,"distance":"Dot"}}"#;
+    assert_eq!(
+        send("PUT", "/collections/k", Some(("api-key", "ro-key")), create).status,
+        403
+    );
+    assert_eq!(
+        send(
+            "PUT",
+            "/collections/k",
+            Some(("authorization", "Bearer rw-key")),
+            create
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        send("GET", "/collections/k", Some(("api-key", "ro-key")), "").status,
+        200
+    );
+    let search = r#"{"vector":[1,0],"limit":1}"#;
+    assert_eq!(
+        send(
+            "POST",
+            "/collections/k/points/search",
+            Some(("authorization", "bearer ro-key")),
+            search
+        )
+        .status,
+        200
+    );
+    let upsert = r#"{"points":[{"id":1,"vector":[1,0]}]}"#;
+    assert_eq!(
+        send(
+            "PUT",
+            "/collections/k/points",
+            Some(("api-key", "ro-key")),
+            upsert
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        send(
+            "PUT",
+            "/collections/k/points",
+            Some(("api-key", "rw-key")),
+            upsert
+        )
+        .status,
+        200
+    );
+}

@@ -12,6 +12,12 @@ pub enum Error {
     Validation(String),
     #[error("{0}")]
     NotFound(String),
+    /// 401: missing or wrong API key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the key may not do this.
+    #[error("Forbidden: {0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("Method not allowed")]
@@ -29,6 +35,8 @@ impl Error {
             Error::BadRequest(_) => 400,
             Error::Validation(_) => 422,
             Error::NotFound(_) => 404,
+            Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
             Error::Conflict(_) => 409,
             Error::MethodNotAllowed => 405,
             Error::Unavailable(_) => 503,

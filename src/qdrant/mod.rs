@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use self::error::Error;
+use crate::auth::Denied;
 use crate::http::{self, Handler, Request, ResponseHead};
 use crate::limits;
 use crate::router::{route, Route};
@@ -96,6 +97,21 @@ impl Handler for App {
                 };
             }
             _ => {}
+        }
+        if !route.is_open() {
+            if let Err(denied) = self.core.shared.api_keys.check(&req, route.is_write()) {
+                let e = match denied {
+                    Denied::Unauthenticated(msg) => Error::Unauthorized(msg.to_owned()),
+                    Denied::ReadOnly => {
+                        Error::Forbidden("Write access is denied for the read-only API key".into())
+                    }
+                };
+                http::error_body(out, &e.to_string(), started.elapsed().as_secs_f64());
+                return ResponseHead {
+                    status: e.status(),
+                    content_type: JSON,
+                };
+            }
         }
         out.extend_from_slice(b"{\"result\":");
         let result = self.dispatch(route, req, out).await;

@@ -109,20 +109,69 @@ impl<'de> Deserialize<'de> for VectorInput {
                     .map(|d| VectorInput::Dense(d.0))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorInput, A::Error> {
+                // Decided by value type, not by name: `{"image": [..]}` is a named dense
+                // vector, `{"text": "..", "model": ".."}` an inference object.
                 let mut named = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
-                    if matches!(
-                        name.as_str(),
-                        "text" | "image" | "object" | "model" | "indices" | "values"
-                    ) {
-                        return Err(de::Error::custom(format!(
-                            "`{name}`: sparse vectors and inference objects are not supported by this server yet"
-                        )));
+                    match map.next_value::<NamedValue>()? {
+                        NamedValue::Dense(v) => named.push((name, v)),
+                        NamedValue::Other => {
+                            return Err(de::Error::custom(format!(
+                                "`{name}`: sparse vectors and inference objects are not supported by this server yet"
+                            )))
+                        }
                     }
-                    let v: Dense = map.next_value()?;
-                    named.push((name, v.0));
                 }
                 Ok(VectorInput::Named(named))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The value of one entry of a named-vector object.
+enum NamedValue {
+    Dense(Vec<f32>),
+    /// A sparse vector object, a string or number of an inference object, …
+    Other,
+}
+
+impl<'de> Deserialize<'de> for NamedValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NamedValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a vector (array of numbers)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedValue, A::Error> {
+                Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|d| NamedValue::Dense(d.0))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedValue, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(NamedValue::Other)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<NamedValue, E> {
+                Ok(NamedValue::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<NamedValue, E> {
+                Ok(NamedValue::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<NamedValue, E> {
+                Ok(NamedValue::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<NamedValue, E> {
+                Ok(NamedValue::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<NamedValue, E> {
+                Ok(NamedValue::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<NamedValue, E> {
+                Ok(NamedValue::Other)
             }
         }
         d.deserialize_any(V)
@@ -320,6 +369,13 @@ mod tests {
         assert!(e.to_string().contains("sparse"), "{e}");
         let e = parse(r#"{"text": "hello", "model": "m"}"#).expect_err("inference");
         assert!(e.to_string().contains("inference"), "{e}");
+        assert_eq!(
+            parse(r#"{"image": [1], "text": [2, 3]}"#).expect("names from Qdrant's docs"),
+            VectorInput::Named(vec![
+                ("image".into(), vec![1.0]),
+                ("text".into(), vec![2.0, 3.0])
+            ])
+        );
         assert!(parse(r#"["x"]"#).is_err());
         assert!(parse("3").is_err());
     }

@@ -181,7 +181,12 @@ pub async fn query(
     refuse_shard_key(&req.shard_key)?;
     refuse_filter(&req.filter)?;
     check_params(&req.params)?;
-    if req.prefetch.is_some() {
+    // Older clients always send `"prefetch": []`, which means none.
+    if req
+        .prefetch
+        .as_ref()
+        .is_some_and(|p| !matches!(p, Value::Array(a) if a.is_empty()))
+    {
         return Err(Error::unsupported("prefetch"));
     }
     if req.lookup_from.is_some() {

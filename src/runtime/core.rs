@@ -17,6 +17,7 @@ use glommio::channels::channel_mesh::Senders;
 use vexfs_io::dma::DmaStorage;
 
 use super::catalog::Catalog;
+use crate::auth::ApiKeys;
 use crate::http::{HttpLimits, Shutdown};
 
 /// Work sent to another core: runs there, on that core's [`Core`].
@@ -30,6 +31,7 @@ pub struct Shared {
     pub cores: usize,
     pub storage_root: PathBuf,
     pub limits: HttpLimits,
+    pub api_keys: ApiKeys,
     pub started: Instant,
     /// Cores that finished loading their shards; ready when it equals `cores`.
     pub loaded: AtomicUsize,

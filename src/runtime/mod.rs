@@ -21,6 +21,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use vexfs_io::dma::DmaStorage;
 
 use self::core::{Core, CoreMsg, Shared};
+use crate::auth::ApiKeys;
 use crate::config::Config;
 use crate::http::{serve_connection, Shutdown};
 use crate::limits;
@@ -65,6 +66,10 @@ pub fn run(config: Config) -> Result<(), String> {
         cores,
         storage_root: config.storage.path.clone(),
         limits: config.http_limits(),
+        api_keys: ApiKeys::new(
+            config.service.api_key.clone(),
+            config.service.read_only_api_key.clone(),
+        ),
         started: Instant::now(),
         loaded: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
