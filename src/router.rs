@@ -22,6 +22,13 @@ pub enum Route {
     Scroll(String),
     Search(String),
     Query(String),
+    SetPayload(String),
+    OverwritePayload(String),
+    DeletePayload(String),
+    ClearPayload(String),
+    UpdateVectors(String),
+    DeleteVectors(String),
+    Batch(String),
     /// The path exists but not with this method.
     MethodNotAllowed,
     NotFound,
@@ -109,9 +116,27 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 (Post, "scroll") => Some(Route::Scroll(c)),
                 (Post, "search") => Some(Route::Search(c)),
                 (Post, "query") => Some(Route::Query(c)),
-                (_, "delete" | "count" | "scroll" | "search" | "query") => None,
+                (Post, "batch") => Some(Route::Batch(c)),
+                (Post, "payload") => Some(Route::SetPayload(c)),
+                (Put, "payload") => Some(Route::OverwritePayload(c)),
+                (Put, "vectors") => Some(Route::UpdateVectors(c)),
+                (
+                    _,
+                    "delete" | "count" | "scroll" | "search" | "query" | "batch" | "payload"
+                    | "vectors",
+                ) => None,
                 (Get, id) => Some(Route::GetPoint(c, decode(id)?)),
                 _ => None,
+            }
+        }
+        ["collections", c, "points", family, action] => {
+            let c = decode(c)?;
+            match (m, *family, *action) {
+                (Post, "payload", "delete") => Some(Route::DeletePayload(c)),
+                (Post, "payload", "clear") => Some(Route::ClearPayload(c)),
+                (Post, "vectors", "delete") => Some(Route::DeleteVectors(c)),
+                (_, "payload", "delete" | "clear") | (_, "vectors", "delete") => None,
+                _ => return None,
             }
         }
         _ => return None,
@@ -184,6 +209,30 @@ mod tests {
             Route::GetPoint("c".into(), "42".into())
         );
         assert_eq!(route(Head, "/healthz"), Route::Healthz);
+        assert_eq!(
+            route(Post, "/collections/c/points/payload"),
+            Route::SetPayload("c".into())
+        );
+        assert_eq!(
+            route(Put, "/collections/c/points/payload"),
+            Route::OverwritePayload("c".into())
+        );
+        assert_eq!(
+            route(Post, "/collections/c/points/payload/clear"),
+            Route::ClearPayload("c".into())
+        );
+        assert_eq!(
+            route(Post, "/collections/c/points/vectors/delete"),
+            Route::DeleteVectors("c".into())
+        );
+        assert_eq!(
+            route(Post, "/collections/c/points/batch"),
+            Route::Batch("c".into())
+        );
+        assert_eq!(
+            route(Get, "/collections/c/points/payload/clear"),
+            Route::MethodNotAllowed
+        );
     }
 
     #[test]

@@ -247,7 +247,24 @@ fn points_read_paths_and_bad_input() {
         "/collections/r/points/search",
         r#"{"vector":[1,2,3],"limit":3,"filter":{"must":[]}}"#,
     );
-    assert_eq!(st, 400, "filters are refused until supported: {v}");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"].as_array().expect("hits").len(), 3);
+    let (st, v) = s.json(
+        "POST",
+        "/collections/r/points/query",
+        r#"{"query":[1,2,3],"lookup_from":{"collection":"x"}}"#,
+    );
+    assert_eq!(
+        st, 400,
+        "unsupported features are refused, not ignored: {v}"
+    );
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .expect("msg")
+            .contains("lookup_from"),
+        "{v}"
+    );
     let (st, v) = s.json(
         "POST",
         "/collections/r/points/search",
@@ -391,4 +408,168 @@ fn api_keys_guard_everything_but_the_probes() {
         .status,
         200
     );
+}
+
+#[test]
+fn payload_updates_filters_and_batches() {
+    let s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/f",
+            r#"{"vectors":{"size":2,"distance":"Dot"},"shard_number":3}"#
+        )
+        .0,
+        200
+    );
+    let points: Vec<Value> = (0..30)
+        .map(|i| json!({"id": i, "vector": [1.0, i as f32], "payload": {"n": i, "even": i % 2 == 0, "tags": [format!("t{}", i % 3)]}}))
+        .collect();
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/f/points?wait=true",
+        &json!({"points": points}).to_string(),
+    );
+    assert_eq!(st, 200, "{v}");
+    let count = |filter: Value| {
+        let (st, v) = s.json(
+            "POST",
+            "/collections/f/points/count",
+            &json!({"filter": filter}).to_string(),
+        );
+        assert_eq!(st, 200, "{v}");
+        v["result"]["count"].as_u64().expect("count")
+    };
+    assert_eq!(
+        count(json!({"must": [{"key": "even", "match": {"value": true}}]})),
+        15
+    );
+    assert_eq!(
+        count(json!({"must": [{"key": "n", "range": {"gte": 10, "lt": 20}}]})),
+        10
+    );
+    assert_eq!(
+        count(json!({"should": [{"key": "tags", "match": {"any": ["t0", "t1"]}}]})),
+        20
+    );
+    assert_eq!(count(json!({"must_not": [{"has_id": [1, 2, 3]}]})), 27);
+    // Filtered search returns only matching points, best first.
+    let req = json!({"vector": [0.0, 1.0], "limit": 5, "filter": {"must": [{"key": "even", "match": {"value": false}}]}, "with_payload": true});
+    let (_, v) = s.json("POST", "/collections/f/points/search", &req.to_string());
+    let ids: Vec<u64> = v["result"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![29, 27, 25, 23, 21]);
+    // A filter that breaks a rule is a 422; one that does not parse a 400.
+    let (st, _) = s.json(
+        "POST",
+        "/collections/f/points/count",
+        r#"{"filter":{"must":[{"key":"n"}]}}"#,
+    );
+    assert_eq!(st, 422);
+    let (st, _) = s.json(
+        "POST",
+        "/collections/f/points/count",
+        r#"{"filter":{"must":[{"key":"n","match":{"nope":1}}]}}"#,
+    );
+    assert_eq!(st, 400);
+    // Payload updates by id and by filter.
+    let (st, v) = s.json(
+        "POST",
+        "/collections/f/points/payload?wait=true",
+        r#"{"payload":{"color":"red"},"points":[1,2]}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, _) = s.json(
+        "POST",
+        "/collections/f/points/payload?wait=true",
+        r#"{"payload":{"deep":1},"points":[1],"key":"a.b"}"#,
+    );
+    assert_eq!(st, 200);
+    let (_, v) = s.json("GET", "/collections/f/points/1", "");
+    assert_eq!(v["result"]["payload"]["color"], "red");
+    assert_eq!(v["result"]["payload"]["a"], json!({"b": {"deep": 1}}));
+    let (st, v) = s.json(
+        "POST",
+        "/collections/f/points/payload?wait=true",
+        r#"{"payload":{"x":1},"points":[999]}"#,
+    );
+    assert_eq!(st, 404, "{v}");
+    let (st, _) = s.json(
+        "POST",
+        "/collections/f/points/payload/delete?wait=true",
+        r#"{"keys":["tags"],"filter":{"must":[{"key":"n","range":{"lt":5}}]}}"#,
+    );
+    assert_eq!(st, 200);
+    assert_eq!(count(json!({"must": [{"is_empty": {"key": "tags"}}]})), 5);
+    let (st, _) = s.json(
+        "PUT",
+        "/collections/f/points/payload?wait=true",
+        r#"{"payload":{"only":true},"points":[2]}"#,
+    );
+    assert_eq!(st, 200);
+    let (_, v) = s.json("GET", "/collections/f/points/2", "");
+    assert_eq!(v["result"]["payload"], json!({"only": true}));
+    let (st, _) = s.json(
+        "POST",
+        "/collections/f/points/payload/clear?wait=true",
+        r#"{"points":[2]}"#,
+    );
+    assert_eq!(st, 200);
+    let (_, v) = s.json("GET", "/collections/f/points/2", "");
+    assert_eq!(v["result"]["payload"], json!({}));
+    // Vectors: update keeps the payload; delete by filter.
+    let (st, _) = s.json(
+        "PUT",
+        "/collections/f/points/vectors?wait=true",
+        r#"{"points":[{"id":3,"vector":[9,9]}]}"#,
+    );
+    assert_eq!(st, 200);
+    let (_, v) = s.json("GET", "/collections/f/points/3", "");
+    assert_eq!(v["result"]["vector"], json!([9.0, 9.0]));
+    assert_eq!(v["result"]["payload"]["n"], 3);
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/f/points/vectors?wait=true",
+        r#"{"points":[{"id":3,"vector":[9]}]}"#,
+    );
+    assert_eq!(st, 400, "{v}");
+    // Batch: applied in order, one result each; delete by filter inside.
+    let batch = json!({"operations": [
+        {"upsert": {"points": [{"id": 100, "vector": [1, 1], "payload": {"n": 100}}]}},
+        {"set_payload": {"payload": {"flag": 1}, "points": [100]}},
+        {"delete": {"filter": {"must": [{"key": "n", "range": {"gte": 25, "lt": 100}}]}}},
+        {"delete_payload": {"keys": ["n"], "points": [100]}}
+    ]});
+    let (st, v) = s.json(
+        "POST",
+        "/collections/f/points/batch?wait=true",
+        &batch.to_string(),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"].as_array().expect("results").len(), 4);
+    let (_, v) = s.json("GET", "/collections/f/points/100", "");
+    assert_eq!(v["result"]["payload"], json!({"flag": 1}));
+    assert_eq!(count(json!({})), 26);
+    // Everything above survives a restart (replayed from the log).
+    let before = s
+        .json(
+            "POST",
+            "/collections/f/points/scroll",
+            r#"{"limit":100,"with_vector":true}"#,
+        )
+        .1;
+    let mut s = s;
+    s.kill_and_restart();
+    let after = s
+        .json(
+            "POST",
+            "/collections/f/points/scroll",
+            r#"{"limit":100,"with_vector":true}"#,
+        )
+        .1;
+    assert_eq!(after["result"], before["result"]);
 }

@@ -23,4 +23,6 @@ pub enum Error {
     Codec(String),
     #[error(transparent)]
     Io(#[from] vexfs_io::Error),
+    #[error(transparent)]
+    Segment(#[from] crate::segment::SegmentError),
 }

@@ -5,9 +5,11 @@
 
 pub mod distance;
 pub mod error;
+pub mod filter;
 pub mod op;
 pub mod point_id;
 pub mod schema;
+pub mod segment;
 pub mod select;
 pub mod shard;
 pub mod store;
@@ -15,7 +17,7 @@ pub mod topk;
 pub mod wal;
 
 pub use error::{Error, Result};
-pub use op::{Payload, PointWrite, WriteOp};
+pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
 pub use schema::{Distance, ShardSchema, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};

@@ -1,9 +1,10 @@
 //! Write operations and their binary form in the write-ahead log.
 //!
-//! Layout (little endian): `tag u8`, then for `Upsert`: `count u32` and per point
-//! `id`, `vector count u16`, per vector `name len u16, name, dim u32, f32 × dim`, then
-//! `payload len u32` (`u32::MAX` = no payload) and the payload as JSON; for `Delete`:
-//! `count u32` and the ids. An id is `0 u8, u64` or `1 u8, u128`.
+//! Layout (little endian): a tag byte, then the fields of the operation. Building blocks:
+//! an id is `0 u8, u64` or `1 u8, u128`; a list is `count u32` then its items; a string is
+//! `len u16` then UTF-8; a vector is `dim u32` then `f32 × dim`; an optional payload is
+//! `len u32` (`u32::MAX` = none) then JSON. Operations that name points by filter are
+//! resolved to ids on the owning shard before they are logged, so replay is exact.
 
 use serde_json::{Map, Value};
 
@@ -13,11 +14,14 @@ use crate::point_id::PointId;
 /// A point's payload: a JSON object.
 pub type Payload = Map<String, Value>;
 
-/// One point as written: id, its vectors by name ("" = the unnamed vector), payload.
+/// Vectors of one point by name ("" = the unnamed vector).
+pub type NamedVectors = Vec<(String, Vec<f32>)>;
+
+/// One point as written: id, its vectors by name, payload.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointWrite {
     pub id: PointId,
-    pub vectors: Vec<(String, Vec<f32>)>,
+    pub vectors: NamedVectors,
     pub payload: Option<Payload>,
 }
 
@@ -27,50 +31,138 @@ pub enum WriteOp {
     Upsert(Vec<PointWrite>),
     /// Remove points; missing ids are ignored.
     Delete(Vec<PointId>),
+    /// Merge `payload` into each point's payload (at the object under `key`, if given).
+    SetPayload {
+        ids: Vec<PointId>,
+        payload: Payload,
+        key: Option<String>,
+    },
+    /// Replace each point's payload.
+    OverwritePayload { ids: Vec<PointId>, payload: Payload },
+    /// Remove keys (dotted paths) from each point's payload.
+    DeletePayload {
+        ids: Vec<PointId>,
+        keys: Vec<String>,
+    },
+    /// Remove the whole payload of each point.
+    ClearPayload(Vec<PointId>),
+    /// Replace the named vectors given, keeping the point's other vectors.
+    UpdateVectors(Vec<(PointId, NamedVectors)>),
+    /// Remove the named vectors from each point.
+    DeleteVectors {
+        ids: Vec<PointId>,
+        names: Vec<String>,
+    },
 }
 
 const TAG_UPSERT: u8 = 1;
 const TAG_DELETE: u8 = 2;
+const TAG_SET_PAYLOAD: u8 = 3;
+const TAG_OVERWRITE_PAYLOAD: u8 = 4;
+const TAG_DELETE_PAYLOAD: u8 = 5;
+const TAG_CLEAR_PAYLOAD: u8 = 6;
+const TAG_UPDATE_VECTORS: u8 = 7;
+const TAG_DELETE_VECTORS: u8 = 8;
 const ID_NUM: u8 = 0;
 const ID_UUID: u8 = 1;
-const NO_PAYLOAD: u32 = u32::MAX;
+const NONE_LEN: u32 = u32::MAX;
 
 impl WriteOp {
+    /// Ids of the points the operation touches.
+    pub fn ids(&self) -> Vec<PointId> {
+        match self {
+            WriteOp::Upsert(points) => points.iter().map(|p| p.id).collect(),
+            WriteOp::UpdateVectors(points) => points.iter().map(|(id, _)| *id).collect(),
+            WriteOp::Delete(ids)
+            | WriteOp::SetPayload { ids, .. }
+            | WriteOp::OverwritePayload { ids, .. }
+            | WriteOp::DeletePayload { ids, .. }
+            | WriteOp::ClearPayload(ids)
+            | WriteOp::DeleteVectors { ids, .. } => ids.clone(),
+        }
+    }
+
+    /// The same operation applied to `ids` instead; `None` for operations that carry
+    /// per-point data (upsert, update vectors), which cannot be aimed by filter.
+    pub fn with_ids(&self, ids: Vec<PointId>) -> Option<WriteOp> {
+        Some(match self {
+            WriteOp::Upsert(_) | WriteOp::UpdateVectors(_) => return None,
+            WriteOp::Delete(_) => WriteOp::Delete(ids),
+            WriteOp::ClearPayload(_) => WriteOp::ClearPayload(ids),
+            WriteOp::SetPayload { payload, key, .. } => WriteOp::SetPayload {
+                ids,
+                payload: payload.clone(),
+                key: key.clone(),
+            },
+            WriteOp::OverwritePayload { payload, .. } => WriteOp::OverwritePayload {
+                ids,
+                payload: payload.clone(),
+            },
+            WriteOp::DeletePayload { keys, .. } => WriteOp::DeletePayload {
+                ids,
+                keys: keys.clone(),
+            },
+            WriteOp::DeleteVectors { names, .. } => WriteOp::DeleteVectors {
+                ids,
+                names: names.clone(),
+            },
+        })
+    }
+
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
         match self {
             WriteOp::Upsert(points) => {
-                out.push(TAG_UPSERT);
-                put_u32(out, points.len());
+                w.u8(TAG_UPSERT);
+                w.u32(points.len());
                 for p in points {
-                    put_id(out, p.id);
-                    out.extend_from_slice(&(p.vectors.len() as u16).to_le_bytes());
-                    for (name, v) in &p.vectors {
-                        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-                        out.extend_from_slice(name.as_bytes());
-                        put_u32(out, v.len());
-                        for x in v {
-                            out.extend_from_slice(&x.to_le_bytes());
-                        }
-                    }
-                    match &p.payload {
-                        None => out.extend_from_slice(&NO_PAYLOAD.to_le_bytes()),
-                        Some(map) => {
-                            let at = out.len();
-                            out.extend_from_slice(&[0; 4]);
-                            // Writing JSON into a Vec cannot fail: keys are strings.
-                            let _ = serde_json::to_writer(&mut *out, map);
-                            let len = (out.len() - at - 4) as u32;
-                            out[at..at + 4].copy_from_slice(&len.to_le_bytes());
-                        }
-                    }
+                    w.id(p.id);
+                    w.vectors(&p.vectors);
+                    w.payload(p.payload.as_ref());
                 }
             }
             WriteOp::Delete(ids) => {
-                out.push(TAG_DELETE);
-                put_u32(out, ids.len());
-                for id in ids {
-                    put_id(out, *id);
+                w.u8(TAG_DELETE);
+                w.ids(ids);
+            }
+            WriteOp::SetPayload { ids, payload, key } => {
+                w.u8(TAG_SET_PAYLOAD);
+                w.ids(ids);
+                w.payload(Some(payload));
+                match key {
+                    None => w.u8(0),
+                    Some(k) => {
+                        w.u8(1);
+                        w.string(k);
+                    }
                 }
+            }
+            WriteOp::OverwritePayload { ids, payload } => {
+                w.u8(TAG_OVERWRITE_PAYLOAD);
+                w.ids(ids);
+                w.payload(Some(payload));
+            }
+            WriteOp::DeletePayload { ids, keys } => {
+                w.u8(TAG_DELETE_PAYLOAD);
+                w.ids(ids);
+                w.strings(keys);
+            }
+            WriteOp::ClearPayload(ids) => {
+                w.u8(TAG_CLEAR_PAYLOAD);
+                w.ids(ids);
+            }
+            WriteOp::UpdateVectors(points) => {
+                w.u8(TAG_UPDATE_VECTORS);
+                w.u32(points.len());
+                for (id, vectors) in points {
+                    w.id(*id);
+                    w.vectors(vectors);
+                }
+            }
+            WriteOp::DeleteVectors { ids, names } => {
+                w.u8(TAG_DELETE_VECTORS);
+                w.ids(ids);
+                w.strings(names);
             }
         }
     }
@@ -79,48 +171,51 @@ impl WriteOp {
         let mut r = Reader { bytes, at: 0 };
         let op = match r.u8()? {
             TAG_UPSERT => {
-                let count = r.u32()? as usize;
-                let mut points = Vec::with_capacity(count.min(r.remaining()));
+                let count = r.count()?;
+                let mut points = Vec::with_capacity(count);
                 for _ in 0..count {
-                    let id = r.id()?;
-                    let nvec = r.u16()? as usize;
-                    let mut vectors = Vec::with_capacity(nvec.min(r.remaining()));
-                    for _ in 0..nvec {
-                        let name_len = r.u16()? as usize;
-                        let name = std::str::from_utf8(r.take(name_len)?)
-                            .map_err(|e| Error::Codec(e.to_string()))?
-                            .to_owned();
-                        let dim = r.u32()? as usize;
-                        let raw = r.take(dim.checked_mul(4).ok_or_else(overflow)?)?;
-                        let v = raw
-                            .chunks_exact(4)
-                            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                            .collect();
-                        vectors.push((name, v));
-                    }
-                    let plen = r.u32()?;
-                    let payload = if plen == NO_PAYLOAD {
-                        None
-                    } else {
-                        let raw = r.take(plen as usize)?;
-                        Some(serde_json::from_slice(raw).map_err(|e| Error::Codec(e.to_string()))?)
-                    };
                     points.push(PointWrite {
-                        id,
-                        vectors,
-                        payload,
+                        id: r.id()?,
+                        vectors: r.vectors()?,
+                        payload: r.payload()?,
                     });
                 }
                 WriteOp::Upsert(points)
             }
-            TAG_DELETE => {
-                let count = r.u32()? as usize;
-                let mut ids = Vec::with_capacity(count.min(r.remaining()));
+            TAG_DELETE => WriteOp::Delete(r.ids()?),
+            TAG_SET_PAYLOAD => WriteOp::SetPayload {
+                ids: r.ids()?,
+                payload: r
+                    .payload()?
+                    .ok_or_else(|| Error::Codec("set payload without payload".into()))?,
+                key: match r.u8()? {
+                    0 => None,
+                    _ => Some(r.string()?),
+                },
+            },
+            TAG_OVERWRITE_PAYLOAD => WriteOp::OverwritePayload {
+                ids: r.ids()?,
+                payload: r
+                    .payload()?
+                    .ok_or_else(|| Error::Codec("overwrite without payload".into()))?,
+            },
+            TAG_DELETE_PAYLOAD => WriteOp::DeletePayload {
+                ids: r.ids()?,
+                keys: r.strings()?,
+            },
+            TAG_CLEAR_PAYLOAD => WriteOp::ClearPayload(r.ids()?),
+            TAG_UPDATE_VECTORS => {
+                let count = r.count()?;
+                let mut points = Vec::with_capacity(count);
                 for _ in 0..count {
-                    ids.push(r.id()?);
+                    points.push((r.id()?, r.vectors()?));
                 }
-                WriteOp::Delete(ids)
+                WriteOp::UpdateVectors(points)
             }
+            TAG_DELETE_VECTORS => WriteOp::DeleteVectors {
+                ids: r.ids()?,
+                names: r.strings()?,
+            },
             tag => return Err(Error::Codec(format!("unknown operation tag {tag}"))),
         };
         if r.remaining() != 0 {
@@ -130,23 +225,72 @@ impl WriteOp {
     }
 }
 
-fn overflow() -> Error {
-    Error::Codec("length overflow".into())
-}
+struct Writer<'a>(&'a mut Vec<u8>);
 
-fn put_u32(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u32).to_le_bytes());
-}
+impl Writer<'_> {
+    fn u8(&mut self, b: u8) {
+        self.0.push(b);
+    }
 
-fn put_id(out: &mut Vec<u8>, id: PointId) {
-    match id {
-        PointId::Num(n) => {
-            out.push(ID_NUM);
-            out.extend_from_slice(&n.to_le_bytes());
+    fn u32(&mut self, n: usize) {
+        self.0.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+
+    fn id(&mut self, id: PointId) {
+        match id {
+            PointId::Num(n) => {
+                self.0.push(ID_NUM);
+                self.0.extend_from_slice(&n.to_le_bytes());
+            }
+            PointId::Uuid(u) => {
+                self.0.push(ID_UUID);
+                self.0.extend_from_slice(&u.to_le_bytes());
+            }
         }
-        PointId::Uuid(u) => {
-            out.push(ID_UUID);
-            out.extend_from_slice(&u.to_le_bytes());
+    }
+
+    fn ids(&mut self, ids: &[PointId]) {
+        self.u32(ids.len());
+        for id in ids {
+            self.id(*id);
+        }
+    }
+
+    fn string(&mut self, s: &str) {
+        self.0.extend_from_slice(&(s.len() as u16).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn strings(&mut self, list: &[String]) {
+        self.u32(list.len());
+        for s in list {
+            self.string(s);
+        }
+    }
+
+    fn vectors(&mut self, vectors: &NamedVectors) {
+        self.0
+            .extend_from_slice(&(vectors.len() as u16).to_le_bytes());
+        for (name, v) in vectors {
+            self.string(name);
+            self.u32(v.len());
+            for x in v {
+                self.0.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+
+    fn payload(&mut self, payload: Option<&Payload>) {
+        match payload {
+            None => self.0.extend_from_slice(&NONE_LEN.to_le_bytes()),
+            Some(map) => {
+                let at = self.0.len();
+                self.0.extend_from_slice(&[0; 4]);
+                // Writing JSON into a Vec cannot fail: keys are strings.
+                let _ = serde_json::to_writer(&mut *self.0, map);
+                let len = (self.0.len() - at - 4) as u32;
+                self.0[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            }
         }
     }
 }
@@ -191,12 +335,68 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
+    /// A list length, bounded by the bytes left so a corrupt count cannot allocate wildly.
+    fn count(&mut self) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n > self.remaining() {
+            return Err(Error::Codec(format!("count {n} exceeds the record")));
+        }
+        Ok(n)
+    }
+
     fn id(&mut self) -> Result<PointId> {
         match self.u8()? {
             ID_NUM => Ok(PointId::Num(u64::from_le_bytes(self.array()?))),
             ID_UUID => Ok(PointId::Uuid(u128::from_le_bytes(self.array()?))),
             t => Err(Error::Codec(format!("unknown id tag {t}"))),
         }
+    }
+
+    fn ids(&mut self) -> Result<Vec<PointId>> {
+        let n = self.count()?;
+        (0..n).map(|_| self.id()).collect()
+    }
+
+    fn string(&mut self) -> Result<String> {
+        let len = self.u16()? as usize;
+        std::str::from_utf8(self.take(len)?)
+            .map(str::to_owned)
+            .map_err(|e| Error::Codec(e.to_string()))
+    }
+
+    fn strings(&mut self) -> Result<Vec<String>> {
+        let n = self.count()?;
+        (0..n).map(|_| self.string()).collect()
+    }
+
+    fn vectors(&mut self) -> Result<NamedVectors> {
+        let n = self.u16()? as usize;
+        let mut vectors = Vec::with_capacity(n.min(self.remaining()));
+        for _ in 0..n {
+            let name = self.string()?;
+            let dim = self.u32()? as usize;
+            let raw = self.take(
+                dim.checked_mul(4)
+                    .ok_or_else(|| Error::Codec("length overflow".into()))?,
+            )?;
+            let v = raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            vectors.push((name, v));
+        }
+        Ok(vectors)
+    }
+
+    fn payload(&mut self) -> Result<Option<Payload>> {
+        let len = self.u32()?;
+        if len == NONE_LEN {
+            return Ok(None);
+        }
+        let raw = self.take(len as usize)?;
+        serde_json::from_slice(raw)
+            .map(Some)
+            .map_err(|e| Error::Codec(e.to_string()))
     }
 }
 
@@ -209,12 +409,13 @@ mod tests {
         let mut payload = Payload::new();
         payload.insert("city".into(), Value::from("Zürich"));
         payload.insert("n".into(), serde_json::json!({"a": [1, 2.5, null]}));
+        let ids = vec![PointId::Num(1), PointId::Uuid(9)];
         let ops = [
             WriteOp::Upsert(vec![
                 PointWrite {
                     id: PointId::Num(7),
                     vectors: vec![("".into(), vec![1.0, -2.5, f32::MIN_POSITIVE])],
-                    payload: Some(payload),
+                    payload: Some(payload.clone()),
                 },
                 PointWrite {
                     id: PointId::Uuid(u128::MAX - 3),
@@ -222,8 +423,32 @@ mod tests {
                     payload: None,
                 },
             ]),
-            WriteOp::Delete(vec![PointId::Num(1), PointId::Uuid(9)]),
+            WriteOp::Delete(ids.clone()),
             WriteOp::Upsert(vec![]),
+            WriteOp::SetPayload {
+                ids: ids.clone(),
+                payload: payload.clone(),
+                key: Some("a.b".into()),
+            },
+            WriteOp::SetPayload {
+                ids: vec![],
+                payload: Payload::new(),
+                key: None,
+            },
+            WriteOp::OverwritePayload {
+                ids: ids.clone(),
+                payload,
+            },
+            WriteOp::DeletePayload {
+                ids: ids.clone(),
+                keys: vec!["x".into(), "y.z".into()],
+            },
+            WriteOp::ClearPayload(ids.clone()),
+            WriteOp::UpdateVectors(vec![(PointId::Num(3), vec![("v".into(), vec![0.25, 4.0])])]),
+            WriteOp::DeleteVectors {
+                ids,
+                names: vec!["v".into()],
+            },
         ];
         for op in ops {
             let mut buf = Vec::new();
@@ -233,7 +458,7 @@ mod tests {
             for cut in 0..buf.len() {
                 assert!(
                     WriteOp::decode(&buf[..cut]).is_err(),
-                    "prefix {cut} accepted"
+                    "prefix {cut} of {op:?} accepted"
                 );
             }
         }
@@ -241,7 +466,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage_without_panicking() {
-        for bytes in [&[9u8][..], &[1, 255, 255, 255, 255], &[2, 1, 0, 0, 0, 7]] {
+        for bytes in [
+            &[9u8][..],
+            &[1, 255, 255, 255, 255],
+            &[2, 1, 0, 0, 0, 7],
+            &[3, 0, 0, 0, 0, 255, 255, 255, 255],
+        ] {
             assert!(WriteOp::decode(bytes).is_err());
         }
     }

@@ -78,7 +78,7 @@ fn lookup<'a>(payload: &'a Payload, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
-fn insert_path(out: &mut Payload, path: &str, value: Value) {
+pub(crate) fn insert_path(out: &mut Payload, path: &str, value: Value) {
     match path.split_once('.') {
         None => {
             out.insert(path.to_owned(), value);
@@ -94,7 +94,7 @@ fn insert_path(out: &mut Payload, path: &str, value: Value) {
     }
 }
 
-fn remove_path(out: &mut Payload, path: &str) {
+pub(crate) fn remove_path(out: &mut Payload, path: &str) {
     match path.split_once('.') {
         None => {
             out.shift_remove(path);

@@ -49,9 +49,7 @@ impl<F: File> Shard<F> {
 
     /// Validates, logs (buffered) and applies a write. Durable once `sync_to(lsn)` returns.
     pub fn write(&self, mut op: WriteOp) -> Result<Lsn> {
-        if let WriteOp::Upsert(points) = &mut op {
-            self.store.borrow().prepare_points(points)?;
-        }
+        self.store.borrow().prepare(&mut op)?;
         let mut scratch = self.scratch.borrow_mut();
         scratch.clear();
         op.encode(&mut scratch);

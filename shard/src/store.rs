@@ -8,10 +8,11 @@ use std::ops::Bound;
 
 use crate::distance::Metric;
 use crate::error::{Error, Result};
-use crate::op::{Payload, PointWrite, WriteOp};
+use crate::filter::{Filter, PointView};
+use crate::op::{NamedVectors, Payload, PointWrite, WriteOp};
 use crate::point_id::PointId;
 use crate::schema::ShardSchema;
-use crate::select::{PayloadSelector, Record, VectorSelector};
+use crate::select::{remove_path, PayloadSelector, Record, VectorSelector};
 use crate::topk::TopK;
 
 /// One vector space stored contiguously: slot `s` owns `data[s*dim .. (s+1)*dim]`.
@@ -43,6 +44,8 @@ pub struct SearchParams<'a> {
     pub top: usize,
     /// Internal-score threshold (see `Metric::threshold_to_internal`).
     pub threshold: Option<f32>,
+    /// Only points matching this filter are candidates.
+    pub filter: Option<&'a Filter>,
 }
 
 impl PointStore {
@@ -82,6 +85,42 @@ impl PointStore {
         self.slot_of.is_empty()
     }
 
+    /// Whether the live point in `slot` passes `filter` (no filter passes everything).
+    fn passes(&self, slot: usize, filter: Option<&Filter>) -> bool {
+        let Some(filter) = filter else { return true };
+        let has_vector = |name: &str| {
+            self.columns
+                .iter()
+                .any(|c| c.name == name && c.present[slot])
+        };
+        filter.matches(&PointView {
+            id: self.ids[slot],
+            payload: self.payloads[slot].as_ref(),
+            has_vector: &has_vector,
+        })
+    }
+
+    /// Number of points passing `filter`.
+    pub fn count(&self, filter: Option<&Filter>) -> usize {
+        match filter {
+            None => self.len(),
+            Some(_) => self
+                .slot_of
+                .values()
+                .filter(|&&s| self.passes(s as usize, filter))
+                .count(),
+        }
+    }
+
+    /// Ids of the points passing `filter`, in id order.
+    pub fn matching_ids(&self, filter: &Filter) -> Vec<PointId> {
+        self.slot_of
+            .iter()
+            .filter(|(_, &s)| self.passes(s as usize, Some(filter)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Checks every vector (names, dimensions, finiteness) and prepares it (normalizes
     /// Cosine) before anything is logged: a batch is accepted or refused whole.
     pub fn prepare_points(&self, points: &mut [PointWrite]) -> Result<()> {
@@ -109,7 +148,45 @@ impl PointStore {
             .ok_or_else(|| Error::WrongInput(format!("Not existing vector name error: {name}")))
     }
 
-    /// Applies an operation already validated by [`PointStore::prepare_points`].
+    /// Checks an operation against the schema and the points present, and prepares its
+    /// vectors, before it is logged: an operation is accepted or refused whole.
+    pub fn prepare(&self, op: &mut WriteOp) -> Result<()> {
+        match op {
+            WriteOp::Upsert(points) => self.prepare_points(points),
+            WriteOp::Delete(_) => Ok(()),
+            WriteOp::UpdateVectors(points) => {
+                for (id, vectors) in points.iter_mut() {
+                    self.require(*id)?;
+                    for (name, v) in vectors.iter_mut() {
+                        self.schema.check_vector(name, v)?;
+                        self.column(name)?.metric.preprocess(v);
+                    }
+                }
+                Ok(())
+            }
+            WriteOp::DeleteVectors { ids, names } => {
+                for name in names.iter() {
+                    self.schema.spec(name)?;
+                }
+                ids.iter().try_for_each(|id| self.require(*id))
+            }
+            WriteOp::SetPayload { ids, .. }
+            | WriteOp::OverwritePayload { ids, .. }
+            | WriteOp::DeletePayload { ids, .. }
+            | WriteOp::ClearPayload(ids) => ids.iter().try_for_each(|id| self.require(*id)),
+        }
+    }
+
+    fn require(&self, id: PointId) -> Result<()> {
+        if self.slot_of.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(Error::PointNotFound(id))
+        }
+    }
+
+    /// Applies an operation already checked by [`PointStore::prepare`]. Ids that vanished in
+    /// between (not possible on one core) are skipped.
     pub fn apply(&mut self, op: WriteOp, version: u64) {
         match op {
             WriteOp::Upsert(points) => {
@@ -120,6 +197,78 @@ impl PointStore {
             WriteOp::Delete(ids) => {
                 for id in ids {
                     self.delete(id);
+                }
+            }
+            WriteOp::SetPayload { ids, payload, key } => {
+                for slot in self.slots(&ids, version) {
+                    let target = self.payloads[slot].get_or_insert_with(Payload::new);
+                    let target = match &key {
+                        None => target,
+                        Some(path) => object_at(target, path),
+                    };
+                    for (k, v) in &payload {
+                        target.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            WriteOp::OverwritePayload { ids, payload } => {
+                for slot in self.slots(&ids, version) {
+                    self.payloads[slot] = Some(payload.clone());
+                }
+            }
+            WriteOp::DeletePayload { ids, keys } => {
+                for slot in self.slots(&ids, version) {
+                    if let Some(p) = &mut self.payloads[slot] {
+                        for key in &keys {
+                            remove_path(p, key);
+                        }
+                    }
+                }
+            }
+            WriteOp::ClearPayload(ids) => {
+                for slot in self.slots(&ids, version) {
+                    self.payloads[slot] = None;
+                }
+            }
+            WriteOp::UpdateVectors(points) => {
+                for (id, vectors) in points {
+                    let Some(&slot) = self.slot_of.get(&id) else {
+                        continue;
+                    };
+                    let slot = slot as usize;
+                    self.versions[slot] = version;
+                    self.set_vectors(slot, vectors);
+                }
+            }
+            WriteOp::DeleteVectors { ids, names } => {
+                for slot in self.slots(&ids, version) {
+                    for col in self.columns.iter_mut().filter(|c| names.contains(&c.name)) {
+                        col.present[slot] = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Slots of the live points among `ids`, stamping each with `version`.
+    fn slots(&mut self, ids: &[PointId], version: u64) -> Vec<usize> {
+        let slots: Vec<usize> = ids
+            .iter()
+            .filter_map(|id| self.slot_of.get(id).map(|&s| s as usize))
+            .collect();
+        for &s in &slots {
+            self.versions[s] = version;
+        }
+        slots
+    }
+
+    fn set_vectors(&mut self, slot: usize, vectors: NamedVectors) {
+        for (name, v) in vectors {
+            // Names were validated before logging; an unknown one here is skipped, not fatal.
+            if let Some(col) = self.columns.iter_mut().find(|c| c.name == name) {
+                if v.len() == col.dim {
+                    col.data[slot * col.dim..(slot + 1) * col.dim].copy_from_slice(&v);
+                    col.present[slot] = true;
                 }
             }
         }
@@ -139,13 +288,7 @@ impl PointStore {
         for col in &mut self.columns {
             col.present[slot] = false;
         }
-        for (name, v) in p.vectors {
-            // Names were validated before logging; an unknown one here is skipped, not fatal.
-            if let Some(col) = self.columns.iter_mut().find(|c| c.name == name) {
-                col.data[slot * col.dim..(slot + 1) * col.dim].copy_from_slice(&v);
-                col.present[slot] = true;
-            }
-        }
+        self.set_vectors(slot, p.vectors);
     }
 
     fn allocate(&mut self, id: PointId) -> usize {
@@ -227,17 +370,19 @@ impl PointStore {
         }
     }
 
-    /// Up to `limit` records with id ≥ `from`, in id order.
+    /// Up to `limit` records with id ≥ `from` passing `filter`, in id order.
     pub fn scroll(
         &self,
         from: Option<PointId>,
         limit: usize,
+        filter: Option<&Filter>,
         payload: &PayloadSelector,
         vectors: &VectorSelector,
     ) -> Vec<Record> {
         let lower = from.map_or(Bound::Unbounded, Bound::Included);
         self.slot_of
             .range((lower, Bound::Unbounded))
+            .filter(|(_, &s)| self.passes(s as usize, filter))
             .take(limit)
             .map(|(_, &s)| self.record(s as usize, payload, vectors))
             .collect()
@@ -260,6 +405,11 @@ impl PointStore {
             if params.threshold.is_some_and(|t| score < t) {
                 continue;
             }
+            // Scoring is cheaper than evaluating a filter over JSON: filter only the points
+            // that would make the top-k.
+            if !top.accepts(score, self.ids[slot]) || !self.passes(slot, params.filter) {
+                continue;
+            }
             top.push(score, self.ids[slot], slot as u32);
         }
         Ok(top
@@ -272,5 +422,26 @@ impl PointStore {
     /// The metric of a vector space, for turning internal scores into user scores.
     pub fn metric(&self, name: &str) -> Result<Metric> {
         self.column(name).map(|c| c.metric)
+    }
+}
+
+/// The object at dotted `path` inside `payload`, created (replacing non-objects) as needed.
+fn object_at<'a>(payload: &'a mut Payload, path: &str) -> &'a mut Payload {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let entry = payload
+        .entry(head.to_owned())
+        .or_insert_with(|| serde_json::Value::Object(Payload::new()));
+    if !entry.is_object() {
+        *entry = serde_json::Value::Object(Payload::new());
+    }
+    let serde_json::Value::Object(inner) = entry else {
+        unreachable!("replaced by an object just above")
+    };
+    match rest {
+        None => inner,
+        Some(r) => object_at(inner, r),
     }
 }

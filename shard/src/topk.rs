@@ -52,6 +52,22 @@ impl<T> TopK<T> {
         }
     }
 
+    /// Whether `push(score, id, _)` would keep the entry.
+    pub fn accepts(&self, score: f32, id: PointId) -> bool {
+        if self.k == 0 {
+            return false;
+        }
+        if self.heap.len() < self.k {
+            return true;
+        }
+        self.heap.peek().is_some_and(|worst| {
+            score
+                .total_cmp(&worst.score)
+                .then_with(|| worst.id.cmp(&id))
+                == Ordering::Greater
+        })
+    }
+
     pub fn push(&mut self, score: f32, id: PointId, item: T) {
         if self.k == 0 {
             return;

@@ -199,7 +199,7 @@ pub async fn create(
 /// `GET /collections/{name}`
 pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
     let coll = core.catalog.borrow().get(name)?;
-    let points = ops::count(core, name).await?;
+    let points = ops::count(core, name, None).await?;
     let x = &coll.config.extra;
     let mut config = json!({
         "params": {

@@ -70,7 +70,7 @@ impl From<RuntimeError> for Error {
                 S::WrongInput(_) | S::Dimension { .. } => Error::BadRequest(s.to_string()),
                 S::PointNotFound(_) => Error::NotFound(s.to_string()),
                 S::Wal(_) => Error::Unavailable(s.to_string()),
-                S::Codec(_) | S::Io(_) => Error::Internal(s.to_string()),
+                S::Codec(_) | S::Io(_) | S::Segment(_) => Error::Internal(s.to_string()),
             },
             RuntimeError::CoreGone(_) => Error::Unavailable(e.to_string()),
             RuntimeError::ShardOpen(_) | RuntimeError::Io(_) | RuntimeError::Internal(_) => {

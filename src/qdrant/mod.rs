@@ -1,9 +1,11 @@
 //! The Qdrant REST dialect: routes → typed requests → runtime calls → Qdrant's JSON envelope.
 
+mod batch;
 mod collections;
 pub mod error;
 mod json;
 pub mod model;
+mod payload;
 mod points;
 mod search;
 pub mod service;
@@ -13,6 +15,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::Value;
+use vexfs_shard::filter::Filter;
 
 pub use self::error::Error;
 use crate::auth::Denied;
@@ -56,6 +59,13 @@ impl App {
             Route::Scroll(c) => points::scroll(core, &c, body, out).await,
             Route::Search(c) => search::search(core, &c, body, out).await,
             Route::Query(c) => search::query(core, &c, body, out).await,
+            Route::SetPayload(c) => payload::set(core, &c, query, body, out).await,
+            Route::OverwritePayload(c) => payload::overwrite(core, &c, query, body, out).await,
+            Route::DeletePayload(c) => payload::delete(core, &c, query, body, out).await,
+            Route::ClearPayload(c) => payload::clear(core, &c, query, body, out).await,
+            Route::UpdateVectors(c) => payload::update_vectors(core, &c, query, body, out).await,
+            Route::DeleteVectors(c) => payload::delete_vectors(core, &c, query, body, out).await,
+            Route::Batch(c) => batch::batch(core, &c, query, body, out).await,
             Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
             Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
             Route::Root | Route::Healthz | Route::Livez | Route::Readyz => Err(Error::Internal(
@@ -149,11 +159,13 @@ fn write_result<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(
         .map_err(|e| Error::Internal(format!("serializing the response: {e}")))
 }
 
-fn refuse_filter(filter: &Option<Value>) -> Result<(), Error> {
-    match filter {
-        Some(_) => Err(Error::unsupported("filter")),
-        None => Ok(()),
+/// Validates a parsed filter (422 for rules it breaks, as Qdrant's validation errors).
+fn check_filter(filter: Option<Filter>) -> Result<Option<Filter>, Error> {
+    if let Some(f) = &filter {
+        f.validate()
+            .map_err(|e| Error::Validation(format!("filter: {e}")))?;
     }
+    Ok(filter)
 }
 
 fn refuse_shard_key(key: &Option<Value>) -> Result<(), Error> {

@@ -1,21 +1,24 @@
 //! Point routes: upsert, get, retrieve, delete, count, scroll.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use vexfs_shard::{PayloadSelector, PointId, PointWrite, VectorSelector};
+use vexfs_shard::filter::Filter;
+use vexfs_shard::{PayloadSelector, PointId, PointWrite, VectorSelector, WriteOp};
 
 use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::{seq, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector};
-use super::{check_limit, refuse_filter, refuse_shard_key, write_result};
+use super::payload::{Target, TargetBody};
+use super::{check_filter, check_limit, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UpsertBody {
+pub struct UpsertBody {
     points: Option<Vec<PointIn>>,
     batch: Option<BatchIn>,
     shard_key: Option<Value>,
@@ -82,6 +85,30 @@ fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
         .collect())
 }
 
+impl UpsertBody {
+    pub fn into_points(self) -> Result<Vec<PointWrite>, Error> {
+        refuse_shard_key(&self.shard_key)?;
+        if self.update_filter.is_some() {
+            return Err(Error::unsupported("update_filter"));
+        }
+        if self.update_mode.is_some() {
+            return Err(Error::unsupported("update_mode"));
+        }
+        match (self.points, self.batch) {
+            (Some(p), None) => Ok(p
+                .into_iter()
+                .map(|p| PointWrite {
+                    id: p.id,
+                    vectors: p.vector.into_named(),
+                    payload: p.payload,
+                })
+                .collect()),
+            (None, Some(b)) => batch_points(b),
+            _ => Err(Error::format("expected exactly one of `points` or `batch`")),
+        }
+    }
+}
+
 /// `PUT /collections/{name}/points`
 pub async fn upsert(
     core: &Rc<Core>,
@@ -91,36 +118,9 @@ pub async fn upsert(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
-    let req: UpsertBody = parse_body(body)?;
-    refuse_shard_key(&req.shard_key)?;
-    if req.update_filter.is_some() {
-        return Err(Error::unsupported("update_filter"));
-    }
-    if req.update_mode.is_some() {
-        return Err(Error::unsupported("update_mode"));
-    }
-    let points = match (req.points, req.batch) {
-        (Some(p), None) => p
-            .into_iter()
-            .map(|p| PointWrite {
-                id: p.id,
-                vectors: p.vector.into_named(),
-                payload: p.payload,
-            })
-            .collect(),
-        (None, Some(b)) => batch_points(b)?,
-        _ => return Err(Error::format("expected exactly one of `points` or `batch`")),
-    };
-    let op = ops::upsert(core, name, points, wait).await?;
+    let points = parse_body::<UpsertBody>(body)?.into_points()?;
+    let op = ops::write(core, name, WriteOp::Upsert(points), wait).await?;
     write_result(out, &UpdateResult::new(op, wait))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeleteBody {
-    points: Option<Vec<PointId>>,
-    filter: Option<Value>,
-    shard_key: Option<Value>,
 }
 
 /// `POST /collections/{name}/points/delete`
@@ -132,16 +132,14 @@ pub async fn delete(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
-    let req: DeleteBody = parse_body(body)?;
-    refuse_shard_key(&req.shard_key)?;
-    refuse_filter(&req.filter)?;
-    let Some(ids) = req.points else {
-        return Err(Error::format(
-            "expected `points` (a list of ids) or `filter`",
-        ));
+    let target = parse_body::<TargetBody>(body)?.target()?;
+    let id = match target {
+        Target::Ids(ids) => ops::write(core, name, WriteOp::Delete(ids), wait).await?,
+        Target::Filter(f) => {
+            ops::write_by_filter(core, name, f, WriteOp::Delete(Vec::new()), wait).await?
+        }
     };
-    let op = ops::delete(core, name, ids, wait).await?;
-    write_result(out, &UpdateResult::new(op, wait))
+    write_result(out, &UpdateResult::new(id, wait))
 }
 
 fn unnamed(core: &Core, name: &str) -> Result<bool, Error> {
@@ -209,7 +207,7 @@ pub async fn retrieve(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CountBody {
-    filter: Option<Value>,
+    filter: Option<Filter>,
     exact: Option<bool>,
     shard_key: Option<Value>,
 }
@@ -223,10 +221,10 @@ pub async fn count(
 ) -> Result<(), Error> {
     let req: CountBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    refuse_filter(&req.filter)?;
+    let filter = check_filter(req.filter)?.map(Arc::new);
     // Counting is exact either way: every shard knows its live points.
     let _exact = req.exact;
-    let n = ops::count(core, name).await?;
+    let n = ops::count(core, name, filter).await?;
     write_result(out, &serde_json::json!({ "count": n }))
 }
 
@@ -235,7 +233,7 @@ pub async fn count(
 struct ScrollBody {
     offset: Option<PointId>,
     limit: Option<usize>,
-    filter: Option<Value>,
+    filter: Option<Filter>,
     with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
     with_vector: Option<WithVector>,
@@ -255,7 +253,7 @@ pub async fn scroll(
 ) -> Result<(), Error> {
     let req: ScrollBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    refuse_filter(&req.filter)?;
+    let filter = check_filter(req.filter)?.map(Arc::new);
     if req.order_by.is_some() {
         return Err(Error::unsupported("order_by"));
     }
@@ -265,7 +263,7 @@ pub async fn scroll(
         payload: WithPayload::selector(req.with_payload, true),
         vectors: WithVector::selector(req.with_vector),
     };
-    let (records, next) = ops::scroll(core, name, req.offset, limit, shape).await?;
+    let (records, next) = ops::scroll(core, name, req.offset, limit, filter, shape).await?;
     #[derive(serde::Serialize)]
     struct Page<P> {
         points: P,

@@ -4,12 +4,13 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
+use vexfs_shard::filter::Filter;
 use vexfs_shard::{PointId, ScoredRecord, VectorSelector};
 
 use super::error::Error;
 use super::json::parse_body;
 use super::model::{seq, ScoredOut, WithPayload, WithVector};
-use super::{check_limit, refuse_filter, refuse_shard_key, write_result};
+use super::{check_filter, check_limit, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape, SearchRequest};
 
@@ -39,7 +40,7 @@ fn check_params(p: &Option<SearchParamsIn>) -> Result<(), Error> {
 #[serde(deny_unknown_fields)]
 struct SearchBody {
     vector: Value,
-    filter: Option<Value>,
+    filter: Option<Filter>,
     params: Option<SearchParamsIn>,
     limit: usize,
     offset: Option<usize>,
@@ -98,7 +99,7 @@ pub async fn search(
 ) -> Result<(), Error> {
     let req: SearchBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    refuse_filter(&req.filter)?;
+    let filter = check_filter(req.filter)?;
     check_params(&req.params)?;
     let unnamed = unnamed(core, name)?;
     let (vector_name, vector) = named_vector(req.vector)?;
@@ -111,6 +112,7 @@ pub async fn search(
             limit: check_limit(req.limit)?,
             offset: req.offset.unwrap_or(0),
             score_threshold: req.score_threshold,
+            filter,
             shape: ReadShape {
                 payload: WithPayload::selector(req.with_payload, false),
                 vectors: WithVector::selector(req.with_vector),
@@ -127,7 +129,7 @@ struct QueryBody {
     query: Option<Value>,
     using: Option<String>,
     prefetch: Option<Value>,
-    filter: Option<Value>,
+    filter: Option<Filter>,
     params: Option<SearchParamsIn>,
     score_threshold: Option<f32>,
     limit: Option<usize>,
@@ -179,7 +181,7 @@ pub async fn query(
 ) -> Result<(), Error> {
     let req: QueryBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    refuse_filter(&req.filter)?;
+    let filter = check_filter(req.filter)?;
     check_params(&req.params)?;
     // Older clients always send `"prefetch": []`, which means none.
     if req
@@ -231,16 +233,23 @@ pub async fn query(
         SearchRequest {
             vector_name,
             vector,
-            // One extra so that excluding the query point still fills the page.
-            limit: limit + usize::from(exclude.is_some()),
-            offset,
+            // With a point as the query, fetch from the start plus one extra, drop the point
+            // itself, then apply the offset here, so it cannot shift the page.
+            limit: if exclude.is_some() {
+                offset + limit + 1
+            } else {
+                limit
+            },
+            offset: if exclude.is_some() { 0 } else { offset },
             score_threshold: req.score_threshold,
+            filter,
             shape,
         },
     )
     .await?;
     if let Some(id) = exclude {
         hits.retain(|h| h.record.id != id);
+        hits.drain(..offset.min(hits.len()));
         hits.truncate(limit);
     }
     #[derive(serde::Serialize)]

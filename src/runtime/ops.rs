@@ -10,9 +10,14 @@ use std::rc::Rc;
 use futures_util::future::join_all;
 use vexfs_shard::distance::Metric;
 use vexfs_shard::{
-    PayloadSelector, PointId, PointWrite, Record, ScoredRecord, SearchParams, VectorSelector,
-    WriteOp,
+    PayloadSelector, PointId, Record, ScoredRecord, SearchParams, VectorSelector, WriteOp,
 };
+
+use std::sync::Arc;
+
+use vexfs_io::dma::DmaFileHandle;
+use vexfs_shard::filter::Filter;
+use vexfs_shard::Shard;
 
 use super::catalog::{owner_core, Collection};
 use super::core::Core;
@@ -36,47 +41,93 @@ fn shard_of(id: PointId, shard_number: usize) -> usize {
     (id.stable_hash() % shard_number as u64) as usize
 }
 
-/// Upserts points. Every vector is checked before any shard is touched.
-pub async fn upsert(
+/// Applies a write naming its points by id. Every vector is checked against the schema
+/// before any shard is touched; each shard then checks the points it owns exist.
+pub async fn write(
     core: &Rc<Core>,
     name: &str,
-    points: Vec<PointWrite>,
+    op: WriteOp,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
     let coll = collection(core, name)?;
-    coll.config.schema.check_points(&points)?;
-    let shard_number = coll.config.shard_number as usize;
-    let mut by_shard: Vec<Vec<PointWrite>> = (0..shard_number).map(|_| Vec::new()).collect();
-    for p in points {
-        by_shard[shard_of(p.id, shard_number)].push(p);
+    let schema = &coll.config.schema;
+    match &op {
+        WriteOp::Upsert(points) => schema.check_points(points)?,
+        WriteOp::UpdateVectors(points) => {
+            for (_, vectors) in points {
+                for (n, v) in vectors {
+                    schema.check_vector(n, v)?;
+                }
+            }
+        }
+        WriteOp::DeleteVectors { names, .. } => {
+            for n in names {
+                schema.spec(n)?;
+            }
+        }
+        _ => {}
     }
-    let parts = by_shard
-        .into_iter()
-        .enumerate()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(s, v)| (s, WriteOp::Upsert(v)));
-    write_parts(core, name, shard_number, parts, wait).await
+    let shard_number = coll.config.shard_number as usize;
+    write_parts(
+        core,
+        name,
+        shard_number,
+        split_by_shard(op, shard_number).into_iter(),
+        wait,
+    )
+    .await
 }
 
-/// Deletes points by id; ids that do not exist are ignored.
-pub async fn delete(
-    core: &Rc<Core>,
-    name: &str,
-    ids: Vec<PointId>,
-    wait: bool,
-) -> Result<OperationId, RuntimeError> {
-    let coll = collection(core, name)?;
-    let shard_number = coll.config.shard_number as usize;
-    let mut by_shard: Vec<Vec<PointId>> = (0..shard_number).map(|_| Vec::new()).collect();
-    for id in ids {
-        by_shard[shard_of(id, shard_number)].push(id);
+/// Splits an operation into one per shard that owns some of its points.
+fn split_by_shard(op: WriteOp, shard_number: usize) -> Vec<(usize, WriteOp)> {
+    fn group<T>(items: Vec<T>, id: impl Fn(&T) -> PointId, n: usize) -> Vec<(usize, Vec<T>)> {
+        let mut by: Vec<Vec<T>> = (0..n).map(|_| Vec::new()).collect();
+        for item in items {
+            by[shard_of(id(&item), n)].push(item);
+        }
+        by.into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
     }
-    let parts = by_shard
-        .into_iter()
-        .enumerate()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(s, v)| (s, WriteOp::Delete(v)));
-    write_parts(core, name, shard_number, parts, wait).await
+    let n = shard_number;
+    let per_id = |ids: Vec<PointId>, make: &dyn Fn(Vec<PointId>) -> WriteOp| {
+        group(ids, |id| *id, n)
+            .into_iter()
+            .map(|(s, ids)| (s, make(ids)))
+            .collect()
+    };
+    match op {
+        WriteOp::Upsert(points) => group(points, |p| p.id, n)
+            .into_iter()
+            .map(|(s, v)| (s, WriteOp::Upsert(v)))
+            .collect(),
+        WriteOp::UpdateVectors(points) => group(points, |p| p.0, n)
+            .into_iter()
+            .map(|(s, v)| (s, WriteOp::UpdateVectors(v)))
+            .collect(),
+        WriteOp::Delete(ids) => per_id(ids, &WriteOp::Delete),
+        WriteOp::ClearPayload(ids) => per_id(ids, &WriteOp::ClearPayload),
+        WriteOp::SetPayload { ids, payload, key } => per_id(ids, &|ids| WriteOp::SetPayload {
+            ids,
+            payload: payload.clone(),
+            key: key.clone(),
+        }),
+        WriteOp::OverwritePayload { ids, payload } => {
+            per_id(ids, &|ids| WriteOp::OverwritePayload {
+                ids,
+                payload: payload.clone(),
+            })
+        }
+        WriteOp::DeletePayload { ids, keys } => per_id(ids, &|ids| WriteOp::DeletePayload {
+            ids,
+            keys: keys.clone(),
+        }),
+        WriteOp::DeleteVectors { ids, names } => per_id(ids, &|ids| WriteOp::DeleteVectors {
+            ids,
+            names: names.clone(),
+        }),
+    }
 }
 
 /// Sends each shard's operation to its owning core; with `wait`, resolves once all are durable.
@@ -108,19 +159,7 @@ async fn write_parts(
                 let lsn = shard.write(op)?;
                 pending.push((shard, lsn));
             }
-            let top = pending.iter().map(|(_, l)| *l).max().unwrap_or(0);
-            for (shard, lsn) in pending {
-                // Its own task: a flush whose future is dropped mid-I/O fails the log, and
-                // the request future may be dropped if its connection goes away.
-                let flush = glommio::spawn_local(async move { shard.sync_to(lsn).await });
-                if wait {
-                    flush.await?;
-                } else {
-                    // Acknowledged now; durable at the group commit this starts.
-                    flush.detach();
-                }
-            }
-            Ok::<_, RuntimeError>(top)
+            flush(pending, wait).await
         })
     });
     let mut top = 0;
@@ -198,16 +237,80 @@ where
     results.into_iter().collect()
 }
 
-/// Exact number of points.
-pub async fn count(core: &Rc<Core>, name: &str) -> Result<usize, RuntimeError> {
-    let parts = fan_out(core, name, |coll| {
+/// Exact number of points passing `filter`.
+pub async fn count(
+    core: &Rc<Core>,
+    name: &str,
+    filter: Option<Arc<Filter>>,
+) -> Result<usize, RuntimeError> {
+    let parts = fan_out(core, name, move |coll| {
         Ok(coll
             .local_shards()
-            .map(|(_, s)| s.store().len())
+            .map(|(_, s)| s.store().count(filter.as_deref()))
             .sum::<usize>())
     })
     .await?;
     Ok(parts.into_iter().sum())
+}
+
+/// Applies an id-based operation (`template`, its ids ignored) to every point passing
+/// `filter`. Each shard resolves the filter on its owner core and logs the resolved ids.
+pub async fn write_by_filter(
+    core: &Rc<Core>,
+    name: &str,
+    filter: Filter,
+    template: WriteOp,
+    wait: bool,
+) -> Result<OperationId, RuntimeError> {
+    if template.with_ids(Vec::new()).is_none() {
+        return Err(RuntimeError::Internal(
+            "operation cannot be aimed by filter".into(),
+        ));
+    }
+    collection(core, name)?;
+    let filter = Arc::new(filter);
+    let template = Arc::new(template);
+    let owned = name.to_owned();
+    let per_core = core
+        .broadcast(move |c| {
+            let (filter, template, name) = (filter.clone(), template.clone(), owned.clone());
+            async move {
+                let coll = collection(&c, &name)?;
+                let mut pending = Vec::new();
+                for (_, shard) in coll.local_shards() {
+                    let ids = shard.store().matching_ids(&filter);
+                    if let Some(op) = template.with_ids(ids).filter(|op| !op.ids().is_empty()) {
+                        pending.push((shard.clone(), shard.write(op)?));
+                    }
+                }
+                flush(pending, wait).await
+            }
+        })
+        .await?;
+    let mut top = 0;
+    for r in per_core {
+        top = top.max(r?);
+    }
+    Ok(top)
+}
+
+/// Makes the logged writes durable: awaited with `wait`, started in the background otherwise.
+/// Returns the highest LSN. Each flush runs in its own task: a flush whose future is dropped
+/// mid-I/O fails the log, and the request future may be dropped if its connection goes away.
+async fn flush(
+    pending: Vec<(Rc<Shard<DmaFileHandle>>, u64)>,
+    wait: bool,
+) -> Result<OperationId, RuntimeError> {
+    let top = pending.iter().map(|(_, l)| *l).max().unwrap_or(0);
+    for (shard, lsn) in pending {
+        let task = glommio::spawn_local(async move { shard.sync_to(lsn).await });
+        if wait {
+            task.await?;
+        } else {
+            task.detach();
+        }
+    }
+    Ok(top)
 }
 
 /// One page of points in id order starting at `from`; also the first id of the next page.
@@ -216,13 +319,20 @@ pub async fn scroll(
     name: &str,
     from: Option<PointId>,
     limit: usize,
+    filter: Option<Arc<Filter>>,
     shape: ReadShape,
 ) -> Result<(Vec<Record>, Option<PointId>), RuntimeError> {
     let take = limit.saturating_add(1);
     let parts = fan_out(core, name, move |coll| {
         let mut recs: Vec<Record> = Vec::new();
         for (_, s) in coll.local_shards() {
-            recs.extend(s.store().scroll(from, take, &shape.payload, &shape.vectors));
+            recs.extend(s.store().scroll(
+                from,
+                take,
+                filter.as_deref(),
+                &shape.payload,
+                &shape.vectors,
+            ));
         }
         recs.sort_by_key(|r| r.id);
         recs.truncate(take);
@@ -244,6 +354,7 @@ pub struct SearchRequest {
     pub limit: usize,
     pub offset: usize,
     pub score_threshold: Option<f32>,
+    pub filter: Option<Filter>,
     pub shape: ReadShape,
 }
 
@@ -271,6 +382,7 @@ pub async fn search(
             query: &r.vector,
             top,
             threshold,
+            filter: r.filter.as_ref(),
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {

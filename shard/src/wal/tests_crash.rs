@@ -164,7 +164,7 @@ const OPEN_ATTEMPTS_MAX: usize = 50;
 /// One seeded life of a WAL: rounds of concurrent appends and syncs under injected faults,
 /// each ended by a crash (sometimes mid-flush), then recovery, checked against a model.
 fn random_crash_run(seed: u64) {
-    let alignment = if seed % 2 == 0 { 512 } else { 4096 };
+    let alignment = if seed.is_multiple_of(2) { 512 } else { 4096 };
     let fs = MemStorage::with_alignment(seed, alignment);
     let mut rng = Rng::new(seed ^ 0x005E_ED0F_CAFE);
     let faults = FaultConfig {

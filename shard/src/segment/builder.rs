@@ -1,0 +1,319 @@
+//! Collects points in any order and produces the bytes of one segment file.
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+use super::error::SegmentError;
+use super::format::{bit, distance_code};
+use super::format::{
+    bitmap_words, encode_header, set_bit, Body, ColumnBody, SEGMENT_BUFFER_ALIGN_BYTES,
+    SEGMENT_FILE_ALIGN_BYTES, SEGMENT_HEADER_BYTES, SEGMENT_MAX_DIM, SEGMENT_MAX_POINTS,
+};
+use crate::op::{Payload, PointWrite};
+use crate::point_id::PointId;
+use crate::schema::{Distance, ShardSchema};
+
+/// Headroom reserved for rkyv's own structures when sizing the output buffer up front, so the
+/// usual segment is serialized without reallocating (and copying) its vectors.
+const ARCHIVE_OVERHEAD_BYTES: usize = 4096;
+
+/// The complete bytes of a segment file (header, archive, zero padding), in a buffer aligned
+/// for zero-copy reading. Its length is a multiple of [`SEGMENT_FILE_ALIGN_BYTES`].
+pub struct SegmentBytes {
+    pub(crate) buf: AlignedVec<SEGMENT_BUFFER_ALIGN_BYTES>,
+}
+
+impl SegmentBytes {
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.as_slice()
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+struct BuildColumn {
+    name: String,
+    dim: usize,
+    distance: Distance,
+    /// Presence bit per pushed point, in push order.
+    present: Vec<u64>,
+    /// Vectors in push order; zeros where absent.
+    data: Vec<f32>,
+}
+
+/// Builds a segment from points pushed in any order (ascending id order is cheapest: no
+/// permutation pass). Every push is checked against the schema and applied whole or not at all.
+pub struct SegmentBuilder {
+    columns: Vec<BuildColumn>,
+    ids: Vec<PointId>,
+    versions: Vec<u64>,
+    payload_ends: Vec<u64>,
+    payload_blob: Vec<u8>,
+    deleted: Vec<PointId>,
+    flushed_lsn: u64,
+    /// True while every push had a larger id than the one before.
+    ascending: bool,
+}
+
+impl SegmentBuilder {
+    /// A builder with one column per vector space of `schema`, in schema order.
+    pub fn new(schema: &ShardSchema) -> Result<Self, SegmentError> {
+        Self::with_capacity(schema, 0)
+    }
+
+    /// Like [`SegmentBuilder::new`], with room reserved for `points` points.
+    pub fn with_capacity(schema: &ShardSchema, points: usize) -> Result<Self, SegmentError> {
+        let points = points.min(SEGMENT_MAX_POINTS);
+        let mut columns = Vec::with_capacity(schema.vectors.len());
+        for v in &schema.vectors {
+            if v.dim > SEGMENT_MAX_DIM {
+                return Err(SegmentError::DimTooLarge {
+                    name: v.name.clone(),
+                    dim: v.dim,
+                    max: SEGMENT_MAX_DIM,
+                });
+            }
+            columns.push(BuildColumn {
+                name: v.name.clone(),
+                dim: v.dim,
+                distance: v.distance,
+                present: Vec::with_capacity(bitmap_words(points)),
+                data: Vec::with_capacity(points.saturating_mul(v.dim)),
+            });
+        }
+        Ok(SegmentBuilder {
+            columns,
+            ids: Vec::with_capacity(points),
+            versions: Vec::with_capacity(points),
+            payload_ends: Vec::with_capacity(points),
+            payload_blob: Vec::new(),
+            deleted: Vec::new(),
+            flushed_lsn: 0,
+            ascending: true,
+        })
+    }
+
+    /// Records that the segment holds every write up to this WAL sequence number (deletes
+    /// included), so recovery replays only later records. Defaults to 0.
+    pub fn set_flushed_lsn(&mut self, lsn: u64) {
+        self.flushed_lsn = lsn;
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Adds one point. `vectors` are by name ("" = the unnamed vector); a space of the schema
+    /// that is not given is absent for this point. Duplicate ids are reported by `finish`.
+    pub fn push<'a>(
+        &mut self,
+        id: PointId,
+        version: u64,
+        vectors: impl IntoIterator<Item = (&'a str, &'a [f32])>,
+        payload: Option<&Payload>,
+    ) -> Result<(), SegmentError> {
+        if self.ids.len() >= SEGMENT_MAX_POINTS {
+            return Err(SegmentError::TooManyPoints {
+                max: SEGMENT_MAX_POINTS,
+            });
+        }
+        // Check everything before changing anything, so a refused point leaves no trace.
+        let mut given: Vec<(usize, &[f32])> = Vec::with_capacity(self.columns.len());
+        for (name, v) in vectors {
+            let Some(c) = self.columns.iter().position(|c| c.name == name) else {
+                return Err(SegmentError::UnknownVector { name: name.into() });
+            };
+            if v.len() != self.columns[c].dim {
+                return Err(SegmentError::Dimension {
+                    name: name.into(),
+                    expected: self.columns[c].dim,
+                    got: v.len(),
+                });
+            }
+            // The last vector given under a name wins, as in the mutable store.
+            given.retain(|(gc, _)| *gc != c);
+            given.push((c, v));
+        }
+        if let Some(map) = payload {
+            let at = self.payload_blob.len();
+            if let Err(e) = serde_json::to_writer(&mut self.payload_blob, map) {
+                self.payload_blob.truncate(at);
+                return Err(SegmentError::Serialize(format!("payload of {id}: {e}")));
+            }
+        }
+
+        let slot = self.ids.len();
+        if self.ids.last().is_some_and(|last| *last >= id) {
+            self.ascending = false;
+        }
+        self.ids.push(id);
+        self.versions.push(version);
+        self.payload_ends.push(self.payload_blob.len() as u64);
+        for col in &mut self.columns {
+            col.data.resize(col.data.len() + col.dim, 0.0);
+            if col.present.len() < bitmap_words(slot + 1) {
+                col.present.push(0);
+            }
+        }
+        for (c, v) in given {
+            let col = &mut self.columns[c];
+            col.data[slot * col.dim..(slot + 1) * col.dim].copy_from_slice(v);
+            set_bit(&mut col.present, slot);
+        }
+        Ok(())
+    }
+
+    /// [`SegmentBuilder::push`] for a point in its write form.
+    pub fn push_point(&mut self, point: &PointWrite, version: u64) -> Result<(), SegmentError> {
+        let vectors = point
+            .vectors
+            .iter()
+            .map(|(name, v)| (name.as_str(), v.as_slice()));
+        self.push(point.id, version, vectors, point.payload.as_ref())
+    }
+
+    /// Marks a pushed point as deleted in the file's own deletion bitmap (for points deleted
+    /// while the segment was being assembled). Ids never pushed are ignored.
+    pub fn mark_deleted(&mut self, id: PointId) {
+        self.deleted.push(id);
+    }
+
+    /// Sorts by id, checks for duplicates and serializes the file.
+    pub fn finish(self) -> Result<SegmentBytes, SegmentError> {
+        let n = self.ids.len();
+        let order: Option<Vec<u32>> = if self.ascending {
+            None
+        } else {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.sort_unstable_by_key(|&i| self.ids[i as usize]);
+            Some(order)
+        };
+        let sorted_ids: Vec<PointId> = match &order {
+            None => self.ids,
+            Some(order) => order.iter().map(|&i| self.ids[i as usize]).collect(),
+        };
+        if let Some(w) = sorted_ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(SegmentError::DuplicateId(w[0]));
+        }
+
+        let mut num_ids = Vec::new();
+        let mut uuid_ids = Vec::new();
+        for id in &sorted_ids {
+            match *id {
+                PointId::Num(x) => num_ids.push(x),
+                PointId::Uuid(u) => uuid_ids.push(u),
+            }
+        }
+        let mut deleted = vec![0u64; bitmap_words(n)];
+        for id in &self.deleted {
+            if let Ok(slot) = sorted_ids.binary_search(id) {
+                set_bit(&mut deleted, slot);
+            }
+        }
+        let (versions, payload_ends, payload_blob, columns) = match &order {
+            None => (
+                self.versions,
+                self.payload_ends,
+                self.payload_blob,
+                self.columns.into_iter().map(column_body).collect(),
+            ),
+            Some(order) => permute(
+                order,
+                &self.versions,
+                &self.payload_ends,
+                &self.payload_blob,
+                self.columns,
+            ),
+        };
+        let body = Body {
+            flushed_lsn: self.flushed_lsn,
+            num_ids,
+            uuid_ids,
+            versions,
+            columns,
+            payload_ends,
+            payload_blob,
+            deleted,
+        };
+        serialize(&body, n)
+    }
+}
+
+fn column_body(c: BuildColumn) -> ColumnBody {
+    ColumnBody {
+        name: c.name,
+        // Bounded by SEGMENT_MAX_DIM at construction.
+        dim: c.dim as u32,
+        distance: distance_code(c.distance),
+        present: c.present,
+        data: c.data,
+    }
+}
+
+type Permuted = (Vec<u64>, Vec<u64>, Vec<u8>, Vec<ColumnBody>);
+
+/// Reorders per-point data from push order into id order (`order[new] = old`).
+fn permute(
+    order: &[u32],
+    versions: &[u64],
+    ends: &[u64],
+    blob: &[u8],
+    columns: Vec<BuildColumn>,
+) -> Permuted {
+    let n = order.len();
+    let versions = order.iter().map(|&o| versions[o as usize]).collect();
+    let mut new_ends = Vec::with_capacity(n);
+    let mut new_blob = Vec::with_capacity(blob.len());
+    for &o in order {
+        let o = o as usize;
+        let start = if o == 0 { 0 } else { ends[o - 1] as usize };
+        new_blob.extend_from_slice(&blob[start..ends[o] as usize]);
+        new_ends.push(new_blob.len() as u64);
+    }
+    let columns = columns
+        .into_iter()
+        .map(|c| {
+            let mut data = Vec::with_capacity(c.data.len());
+            let mut present = vec![0u64; bitmap_words(n)];
+            for (new, &o) in order.iter().enumerate() {
+                let o = o as usize;
+                data.extend_from_slice(&c.data[o * c.dim..(o + 1) * c.dim]);
+                if bit(&c.present, o) {
+                    set_bit(&mut present, new);
+                }
+            }
+            column_body(BuildColumn { data, present, ..c })
+        })
+        .collect();
+    (versions, new_ends, new_blob, columns)
+}
+
+/// Header placeholder, archive, then the real header and the padding, all in one buffer: the
+/// vectors are copied exactly once, into the archive.
+fn serialize(body: &Body, points: usize) -> Result<SegmentBytes, SegmentError> {
+    let vector_bytes: usize = body.columns.iter().map(|c| c.data.len() * 4).sum();
+    let estimate = SEGMENT_HEADER_BYTES
+        + vector_bytes
+        + body.payload_blob.len()
+        + points * (8 + 16 + 8)
+        + ARCHIVE_OVERHEAD_BYTES;
+    let mut buf = AlignedVec::<SEGMENT_BUFFER_ALIGN_BYTES>::with_capacity(estimate);
+    buf.extend_from_slice(&[0u8; SEGMENT_HEADER_BYTES]);
+    let mut buf = rkyv::api::high::to_bytes_in::<_, rancor::Error>(body, buf)
+        .map_err(|e| SegmentError::Serialize(e.to_string()))?;
+    let header = encode_header(&buf[SEGMENT_HEADER_BYTES..], points);
+    buf[..SEGMENT_HEADER_BYTES].copy_from_slice(&header);
+    let padded = buf.len().next_multiple_of(SEGMENT_FILE_ALIGN_BYTES);
+    buf.resize(padded, 0);
+    Ok(SegmentBytes { buf })
+}

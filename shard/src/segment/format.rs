@@ -1,0 +1,321 @@
+//! The segment file layout: header, archived body, padding.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "VEXFSSEG"
+//!      8     4  format version (u32 LE)
+//!     12     4  reserved, zero
+//!     16     8  body length in bytes (u64 LE)
+//!     24     4  crc32c of the body (u32 LE)
+//!     28     4  reserved, zero
+//!     32     8  number of points (u64 LE), must match the body
+//!     40    20  reserved, zero
+//!     60     4  crc32c of bytes 0..60 (u32 LE)
+//!     64     …  rkyv archive of `Body` (body length bytes)
+//!      …     …  zeros up to a multiple of SEGMENT_FILE_ALIGN_BYTES
+//! ```
+//!
+//! The header is a multiple of the archive's alignment, so the body keeps its alignment when
+//! the whole file sits in one aligned buffer: reading needs no second copy.
+
+use rkyv::{Archive, Serialize};
+
+use super::error::SegmentError;
+use crate::point_id::PointId;
+use crate::schema::Distance;
+
+pub const SEGMENT_MAGIC: [u8; 8] = *b"VEXFSSEG";
+/// Bumped on any change of the header or of `Body`'s layout.
+pub const SEGMENT_FORMAT_VERSION: u32 = 1;
+pub const SEGMENT_HEADER_BYTES: usize = 64;
+/// Files are padded to this size so they can be written with O_DIRECT on any device we support
+/// (512-byte and 4 KiB logical blocks).
+pub const SEGMENT_FILE_ALIGN_BYTES: usize = 4096;
+/// Alignment of the buffer holding a segment in memory; the largest archived scalar is u128.
+pub const SEGMENT_BUFFER_ALIGN_BYTES: usize = 16;
+/// Slots are u32.
+pub const SEGMENT_MAX_POINTS: usize = u32::MAX as usize;
+/// Refused at build and at open: a larger dimension is a bug or a damaged file, not data.
+pub const SEGMENT_MAX_DIM: usize = 65_536;
+
+const _: () = assert!(SEGMENT_HEADER_BYTES.is_multiple_of(SEGMENT_BUFFER_ALIGN_BYTES));
+const _: () = assert!(SEGMENT_FILE_ALIGN_BYTES.is_multiple_of(SEGMENT_HEADER_BYTES));
+
+const OFF_VERSION: usize = 8;
+const OFF_BODY_LEN: usize = 16;
+const OFF_BODY_CRC: usize = 24;
+const OFF_POINTS: usize = 32;
+const OFF_HEADER_CRC: usize = 60;
+
+/// What the archive holds. Slots are in ascending [`PointId`] order: every `Num` id sorts before
+/// every `Uuid` id, so slots `0..num_ids.len()` are the integer ids and the rest the UUIDs.
+#[derive(Archive, Serialize)]
+pub(crate) struct Body {
+    /// Every write with a WAL sequence number up to this one is contained in the segment.
+    pub flushed_lsn: u64,
+    pub num_ids: Vec<u64>,
+    pub uuid_ids: Vec<u128>,
+    pub versions: Vec<u64>,
+    pub columns: Vec<ColumnBody>,
+    /// End offset in `payload_blob` of each slot's JSON; a slot starts where the previous ends.
+    /// An empty range means no payload (an empty object is `{}`, never empty).
+    pub payload_ends: Vec<u64>,
+    pub payload_blob: Vec<u8>,
+    /// One bit per slot, set for points deleted when the segment was built.
+    pub deleted: Vec<u64>,
+}
+
+#[derive(Archive, Serialize)]
+pub(crate) struct ColumnBody {
+    pub name: String,
+    pub dim: u32,
+    pub distance: u8,
+    /// One bit per slot, set when the point has this vector.
+    pub present: Vec<u64>,
+    /// Slot `s` owns `data[s*dim .. (s+1)*dim]`; zeros where the vector is absent.
+    pub data: Vec<f32>,
+}
+
+// The archived scalars are read in place as native slices through bytemuck, which panics on a
+// size or alignment mismatch; these make such a mismatch a build error instead.
+const _: () = {
+    use std::mem::{align_of, size_of};
+    assert!(size_of::<rend::f32_le>() == size_of::<f32>());
+    assert!(align_of::<rend::f32_le>() >= align_of::<f32>());
+    assert!(size_of::<rend::u64_le>() == size_of::<u64>());
+    assert!(align_of::<rend::u64_le>() >= align_of::<u64>());
+    assert!(size_of::<rend::u128_le>() == size_of::<u128>());
+    assert!(align_of::<rend::u128_le>() >= align_of::<u128>());
+    assert!(align_of::<rend::u128_le>() <= SEGMENT_BUFFER_ALIGN_BYTES);
+};
+
+/// Archived little-endian floats as native ones (little-endian targets only; see mod.rs).
+pub(crate) fn f32s(s: &[rend::f32_le]) -> &[f32] {
+    bytemuck::cast_slice(s)
+}
+
+pub(crate) fn u64s(s: &[rend::u64_le]) -> &[u64] {
+    bytemuck::cast_slice(s)
+}
+
+pub(crate) fn u128s(s: &[rend::u128_le]) -> &[u128] {
+    bytemuck::cast_slice(s)
+}
+
+pub(crate) fn distance_code(d: Distance) -> u8 {
+    match d {
+        Distance::Cosine => 0,
+        Distance::Euclid => 1,
+        Distance::Dot => 2,
+        Distance::Manhattan => 3,
+    }
+}
+
+pub(crate) fn distance_from_code(code: u8) -> Option<Distance> {
+    match code {
+        0 => Some(Distance::Cosine),
+        1 => Some(Distance::Euclid),
+        2 => Some(Distance::Dot),
+        3 => Some(Distance::Manhattan),
+        _ => None,
+    }
+}
+
+/// Number of u64 words of a bitmap over `bits` bits.
+pub(crate) fn bitmap_words(bits: usize) -> usize {
+    bits.div_ceil(64)
+}
+
+pub(crate) fn bit(words: &[u64], i: usize) -> bool {
+    words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+}
+
+pub(crate) fn set_bit(words: &mut [u64], i: usize) {
+    words[i / 64] |= 1 << (i % 64);
+}
+
+pub(crate) fn encode_header(body: &[u8], points: usize) -> [u8; SEGMENT_HEADER_BYTES] {
+    let mut h = [0u8; SEGMENT_HEADER_BYTES];
+    h[..8].copy_from_slice(&SEGMENT_MAGIC);
+    h[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
+    h[OFF_BODY_LEN..OFF_BODY_LEN + 8].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    h[OFF_BODY_CRC..OFF_BODY_CRC + 4].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
+    h[OFF_POINTS..OFF_POINTS + 8].copy_from_slice(&(points as u64).to_le_bytes());
+    let crc = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
+    h[OFF_HEADER_CRC..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// What a verified header says about the rest of the file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Header {
+    pub body_len: usize,
+    pub points: u64,
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut a = [0; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Verifies header, length, padding and body checksum of a whole file. On success the body is
+/// `file[SEGMENT_HEADER_BYTES .. SEGMENT_HEADER_BYTES + body_len]`, bit for bit as written.
+pub(crate) fn verify_file(path: &str, file: &[u8]) -> Result<Header, SegmentError> {
+    let corrupt = |reason: String| SegmentError::corrupt(path, reason);
+    if file.len() < SEGMENT_HEADER_BYTES {
+        return Err(corrupt(format!(
+            "{} bytes, shorter than the {SEGMENT_HEADER_BYTES}-byte header",
+            file.len()
+        )));
+    }
+    let h = &file[..SEGMENT_HEADER_BYTES];
+    if h[..8] != SEGMENT_MAGIC {
+        return Err(corrupt("bad magic: not a segment file".into()));
+    }
+    let stored = le_u32(h, OFF_HEADER_CRC);
+    let actual = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
+    if stored != actual {
+        return Err(corrupt(format!(
+            "header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+        )));
+    }
+    let version = le_u32(h, OFF_VERSION);
+    if version != SEGMENT_FORMAT_VERSION {
+        return Err(SegmentError::UnsupportedVersion {
+            path: path.to_owned(),
+            found: version,
+            supported: SEGMENT_FORMAT_VERSION,
+        });
+    }
+    let body_len = usize::try_from(le_u64(h, OFF_BODY_LEN))
+        .map_err(|_| corrupt("body length does not fit in memory".into()))?;
+    let data_end = SEGMENT_HEADER_BYTES
+        .checked_add(body_len)
+        .ok_or_else(|| corrupt("body length overflows".into()))?;
+    let expected_len = data_end
+        .checked_next_multiple_of(SEGMENT_FILE_ALIGN_BYTES)
+        .ok_or_else(|| corrupt("body length overflows".into()))?;
+    if file.len() != expected_len {
+        return Err(corrupt(format!(
+            "file is {} bytes, the header implies {expected_len} (body of {body_len} bytes): \
+             truncated or extended",
+            file.len()
+        )));
+    }
+    if let Some(at) = file[data_end..].iter().position(|&b| b != 0) {
+        return Err(corrupt(format!(
+            "non-zero padding byte at offset {}",
+            data_end + at
+        )));
+    }
+    let body = &file[SEGMENT_HEADER_BYTES..data_end];
+    let stored = le_u32(h, OFF_BODY_CRC);
+    let actual = crc32c::crc32c(body);
+    if stored != actual {
+        return Err(corrupt(format!(
+            "body checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+        )));
+    }
+    Ok(Header {
+        body_len,
+        points: le_u64(h, OFF_POINTS),
+    })
+}
+
+/// Structural checks of a validated archive that rkyv cannot know about (lengths agree, ids are
+/// sorted and unique, offsets are monotonic). After this, every accessor can index without
+/// panicking for any slot below the point count.
+pub(crate) fn check_body(
+    path: &str,
+    header: Header,
+    body: &ArchivedBody,
+) -> Result<(), SegmentError> {
+    let corrupt = |reason: String| SegmentError::corrupt(path, reason);
+    let nums = u64s(body.num_ids.as_slice());
+    let uuids = u128s(body.uuid_ids.as_slice());
+    let n = nums.len() + uuids.len();
+    if n > SEGMENT_MAX_POINTS {
+        return Err(corrupt(format!("{n} points, above the limit")));
+    }
+    if n as u64 != header.points {
+        return Err(corrupt(format!(
+            "header says {} points, the body holds {n}",
+            header.points
+        )));
+    }
+    if !nums.windows(2).all(|w| w[0] < w[1]) || !uuids.windows(2).all(|w| w[0] < w[1]) {
+        return Err(corrupt("ids are not strictly ascending".into()));
+    }
+    if body.versions.len() != n {
+        return Err(corrupt(format!(
+            "{} versions for {n} points",
+            body.versions.len()
+        )));
+    }
+    let words = bitmap_words(n);
+    if body.deleted.len() != words {
+        return Err(corrupt(format!(
+            "deletion bitmap of {} words for {n} points",
+            body.deleted.len()
+        )));
+    }
+    let ends = u64s(body.payload_ends.as_slice());
+    if ends.len() != n {
+        return Err(corrupt(format!(
+            "{} payload offsets for {n} points",
+            ends.len()
+        )));
+    }
+    if !ends.windows(2).all(|w| w[0] <= w[1])
+        || ends.last().copied().unwrap_or(0) != body.payload_blob.len() as u64
+    {
+        return Err(corrupt("payload offsets are not monotonic".into()));
+    }
+    for (i, col) in body.columns.iter().enumerate() {
+        let name = col.name.as_str();
+        if body.columns[..i].iter().any(|c| c.name.as_str() == name) {
+            return Err(corrupt(format!("vector {name:?} appears twice")));
+        }
+        let dim = col.dim.to_native() as usize;
+        if dim > SEGMENT_MAX_DIM {
+            return Err(corrupt(format!("vector {name:?} has dimension {dim}")));
+        }
+        if distance_from_code(col.distance).is_none() {
+            return Err(corrupt(format!(
+                "vector {name:?} has unknown distance code {}",
+                col.distance
+            )));
+        }
+        if col.present.len() != words {
+            return Err(corrupt(format!(
+                "vector {name:?}: presence bitmap of {} words for {n} points",
+                col.present.len()
+            )));
+        }
+        if Some(col.data.len()) != n.checked_mul(dim) {
+            return Err(corrupt(format!(
+                "vector {name:?}: {} floats for {n} points of dimension {dim}",
+                col.data.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Id of slot `slot` (which must be below the point count).
+pub(crate) fn id_at(body: &ArchivedBody, slot: usize) -> Option<PointId> {
+    let nums = u64s(body.num_ids.as_slice());
+    match nums.get(slot) {
+        Some(&n) => Some(PointId::Num(n)),
+        None => u128s(body.uuid_ids.as_slice())
+            .get(slot - nums.len())
+            .map(|&u| PointId::Uuid(u)),
+    }
+}

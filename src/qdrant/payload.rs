@@ -1,0 +1,275 @@
+//! Payload and vector update routes: set, overwrite, delete and clear payload; update and
+//! delete vectors. Points are named by id or picked by a filter.
+
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use vexfs_shard::filter::Filter;
+use vexfs_shard::{PointId, WriteOp};
+
+use super::error::Error;
+use super::json::{parse_body, wait_param};
+use super::model::{UpdateResult, VectorInput};
+use super::{check_filter, refuse_shard_key, write_result};
+use crate::runtime::core::Core;
+use crate::runtime::ops;
+
+/// Which points an operation applies to.
+pub enum Target {
+    Ids(Vec<PointId>),
+    Filter(Filter),
+}
+
+/// `{points}` or `{filter}` (Qdrant's `PointsSelector`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetBody {
+    points: Option<Vec<PointId>>,
+    filter: Option<Filter>,
+    shard_key: Option<Value>,
+}
+
+impl TargetBody {
+    pub fn target(self) -> Result<Target, Error> {
+        target(self.points, self.filter, self.shard_key)
+    }
+}
+
+fn target(
+    points: Option<Vec<PointId>>,
+    filter: Option<Filter>,
+    shard_key: Option<Value>,
+) -> Result<Target, Error> {
+    refuse_shard_key(&shard_key)?;
+    match (points, check_filter(filter)?) {
+        (Some(ids), None) => Ok(Target::Ids(ids)),
+        (None, Some(f)) => Ok(Target::Filter(f)),
+        (Some(_), Some(_)) => Err(Error::format(
+            "expected either `points` or `filter`, not both",
+        )),
+        (None, None) => Err(Error::format(
+            "expected `points` (a list of ids) or `filter`",
+        )),
+    }
+}
+
+/// An update ready to run: the operation (with its ids when aimed by id) and, when aimed by
+/// filter, the filter that picks its points on each shard.
+pub struct Update {
+    op: WriteOp,
+    filter: Option<Filter>,
+}
+
+impl Update {
+    pub fn by_ids(op: WriteOp) -> Update {
+        Update { op, filter: None }
+    }
+
+    pub fn aim(target: Target, make: impl FnOnce(Vec<PointId>) -> WriteOp) -> Update {
+        match target {
+            Target::Ids(ids) => Update::by_ids(make(ids)),
+            Target::Filter(f) => Update {
+                op: make(Vec::new()),
+                filter: Some(f),
+            },
+        }
+    }
+
+    pub async fn run(self, core: &Rc<Core>, name: &str, wait: bool) -> Result<u64, Error> {
+        Ok(match self.filter {
+            None => ops::write(core, name, self.op, wait).await?,
+            Some(f) => ops::write_by_filter(core, name, f, self.op, wait).await?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPayloadBody {
+    payload: Map<String, Value>,
+    points: Option<Vec<PointId>>,
+    filter: Option<Filter>,
+    key: Option<String>,
+    shard_key: Option<Value>,
+}
+
+impl SetPayloadBody {
+    pub fn into_set(self) -> Result<Update, Error> {
+        let (payload, key) = (self.payload, self.key);
+        let t = target(self.points, self.filter, self.shard_key)?;
+        Ok(Update::aim(t, |ids| WriteOp::SetPayload {
+            ids,
+            payload,
+            key,
+        }))
+    }
+
+    pub fn into_overwrite(self) -> Result<Update, Error> {
+        if self.key.is_some() {
+            return Err(Error::unsupported("`key` with overwrite_payload"));
+        }
+        let payload = self.payload;
+        let t = target(self.points, self.filter, self.shard_key)?;
+        Ok(Update::aim(t, |ids| WriteOp::OverwritePayload {
+            ids,
+            payload,
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletePayloadBody {
+    keys: Vec<String>,
+    points: Option<Vec<PointId>>,
+    filter: Option<Filter>,
+    shard_key: Option<Value>,
+}
+
+impl DeletePayloadBody {
+    pub fn into_op(self) -> Result<Update, Error> {
+        let keys = self.keys;
+        let t = target(self.points, self.filter, self.shard_key)?;
+        Ok(Update::aim(t, |ids| WriteOp::DeletePayload { ids, keys }))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointVectorsIn {
+    id: PointId,
+    vector: VectorInput,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVectorsBody {
+    points: Vec<PointVectorsIn>,
+    shard_key: Option<Value>,
+    update_filter: Option<Value>,
+}
+
+impl UpdateVectorsBody {
+    pub fn into_op(self) -> Result<Update, Error> {
+        refuse_shard_key(&self.shard_key)?;
+        if self.update_filter.is_some() {
+            return Err(Error::unsupported("update_filter"));
+        }
+        Ok(Update::by_ids(WriteOp::UpdateVectors(
+            self.points
+                .into_iter()
+                .map(|p| (p.id, p.vector.into_named()))
+                .collect(),
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteVectorsBody {
+    vector: Vec<String>,
+    points: Option<Vec<PointId>>,
+    filter: Option<Filter>,
+    shard_key: Option<Value>,
+}
+
+impl DeleteVectorsBody {
+    pub fn into_op(self) -> Result<Update, Error> {
+        let names = self.vector;
+        let t = target(self.points, self.filter, self.shard_key)?;
+        Ok(Update::aim(t, |ids| WriteOp::DeleteVectors { ids, names }))
+    }
+}
+
+/// Runs one update and answers Qdrant's `UpdateResult`.
+async fn apply(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    update: Update,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let wait = wait_param(query)?;
+    let id = update.run(core, name, wait).await?;
+    write_result(out, &UpdateResult::new(id, wait))
+}
+
+/// `POST /collections/{name}/points/payload`
+pub async fn set(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let update = parse_body::<SetPayloadBody>(body)?.into_set()?;
+    apply(core, name, query, update, out).await
+}
+
+/// `PUT /collections/{name}/points/payload`
+pub async fn overwrite(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let update = parse_body::<SetPayloadBody>(body)?.into_overwrite()?;
+    apply(core, name, query, update, out).await
+}
+
+/// `POST /collections/{name}/points/payload/delete`
+pub async fn delete(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let update = parse_body::<DeletePayloadBody>(body)?.into_op()?;
+    apply(core, name, query, update, out).await
+}
+
+/// `POST /collections/{name}/points/payload/clear`
+pub async fn clear(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let t = parse_body::<TargetBody>(body)?.target()?;
+    apply(
+        core,
+        name,
+        query,
+        Update::aim(t, WriteOp::ClearPayload),
+        out,
+    )
+    .await
+}
+
+/// `PUT /collections/{name}/points/vectors`
+pub async fn update_vectors(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let update = parse_body::<UpdateVectorsBody>(body)?.into_op()?;
+    apply(core, name, query, update, out).await
+}
+
+/// `POST /collections/{name}/points/vectors/delete`
+pub async fn delete_vectors(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let update = parse_body::<DeleteVectorsBody>(body)?.into_op()?;
+    apply(core, name, query, update, out).await
+}
