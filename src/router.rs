@@ -21,7 +21,11 @@ pub enum Route {
     Count(String),
     Scroll(String),
     Search(String),
+    SearchBatch(String),
     Query(String),
+    QueryBatch(String),
+    Recommend(String),
+    RecommendBatch(String),
     SetPayload(String),
     OverwritePayload(String),
     DeletePayload(String),
@@ -29,6 +33,8 @@ pub enum Route {
     UpdateVectors(String),
     DeleteVectors(String),
     Batch(String),
+    CreateIndex(String),
+    DeleteIndex(String, String),
     /// The path exists but not with this method.
     MethodNotAllowed,
     NotFound,
@@ -96,6 +102,14 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 _ => None,
             }
         }
+        ["collections", c, "index"] => {
+            let c = decode(c)?;
+            (m == Put).then_some(Route::CreateIndex(c))
+        }
+        ["collections", c, "index", field] => {
+            let (c, field) = (decode(c)?, decode(field)?);
+            (m == Delete).then_some(Route::DeleteIndex(c, field))
+        }
         ["collections", c, "exists"] => {
             let c = decode(c)?;
             (m == Get).then_some(Route::CollectionExists(c))
@@ -116,6 +130,7 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 (Post, "scroll") => Some(Route::Scroll(c)),
                 (Post, "search") => Some(Route::Search(c)),
                 (Post, "query") => Some(Route::Query(c)),
+                (Post, "recommend") => Some(Route::Recommend(c)),
                 (Post, "batch") => Some(Route::Batch(c)),
                 (Post, "payload") => Some(Route::SetPayload(c)),
                 (Put, "payload") => Some(Route::OverwritePayload(c)),
@@ -135,7 +150,11 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 (Post, "payload", "delete") => Some(Route::DeletePayload(c)),
                 (Post, "payload", "clear") => Some(Route::ClearPayload(c)),
                 (Post, "vectors", "delete") => Some(Route::DeleteVectors(c)),
+                (Post, "search", "batch") => Some(Route::SearchBatch(c)),
+                (Post, "query", "batch") => Some(Route::QueryBatch(c)),
+                (Post, "recommend", "batch") => Some(Route::RecommendBatch(c)),
                 (_, "payload", "delete" | "clear") | (_, "vectors", "delete") => None,
+                (_, "search" | "query" | "recommend", "batch") => None,
                 _ => return None,
             }
         }

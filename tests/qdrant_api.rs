@@ -573,3 +573,129 @@ fn payload_updates_filters_and_batches() {
         .1;
     assert_eq!(after["result"], before["result"]);
 }
+
+#[test]
+fn batches_recommend_and_payload_indexes() {
+    let s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/b",
+            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
+        )
+        .0,
+        200
+    );
+    let points: Vec<Value> = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, 0.0]]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"id": i + 1, "vector": v, "payload": {"k": format!("v{i}")}}))
+        .collect();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/b/points?wait=true",
+            &json!({"points": points}).to_string()
+        )
+        .0,
+        200
+    );
+    let ids = |v: &Value| -> Vec<u64> {
+        v.as_array()
+            .expect("hits")
+            .iter()
+            .map(|h| h["id"].as_u64().expect("id"))
+            .collect()
+    };
+    // search/batch: one list per search, in order.
+    let (st, v) = s.json(
+        "POST",
+        "/collections/b/points/search/batch",
+        r#"{"searches":[{"vector":[1,0],"limit":2},{"vector":[0,1],"limit":1}]}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(ids(&v["result"][0]), vec![1, 2]);
+    assert_eq!(ids(&v["result"][1]), vec![3]);
+    // query/batch: one {points} per query.
+    let (_, v) = s.json(
+        "POST",
+        "/collections/b/points/query/batch",
+        r#"{"searches":[{"query":[0,1],"limit":2},{"query":4,"limit":1}]}"#,
+    );
+    assert_eq!(ids(&v["result"][0]["points"]), vec![3, 4]);
+    assert_eq!(
+        ids(&v["result"][1]["points"]),
+        vec![3],
+        "a point query leaves the point itself out"
+    );
+    // recommend (average_vector): query = 2·avg(positive) − avg(negative) = 2·(1,0) − (0,1) = (2,−1).
+    let (st, v) = s.json(
+        "POST",
+        "/collections/b/points/recommend",
+        r#"{"positive":[1],"negative":[3],"limit":3}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        ids(&v["result"]),
+        vec![2, 4, 5],
+        "examples are excluded; scores are dot((2,-1), v)"
+    );
+    let score = v["result"][0]["score"].as_f64().expect("score");
+    assert!((score - 1.7).abs() < 1e-5, "{score}");
+    let (_, v) = s.json(
+        "POST",
+        "/collections/b/points/query",
+        r#"{"query":{"recommend":{"positive":[[0,1]],"negative":[5]}},"limit":2}"#,
+    );
+    assert_eq!(
+        ids(&v["result"]["points"]),
+        vec![3, 4],
+        "raw vectors work as examples: 2·(0,1)−(−1,0) = (1,2)"
+    );
+    let (st, _) = s.json(
+        "POST",
+        "/collections/b/points/recommend",
+        r#"{"positive":[99],"limit":3}"#,
+    );
+    assert_eq!(st, 404);
+    let (st, _) = s.json(
+        "POST",
+        "/collections/b/points/recommend",
+        r#"{"positive":[1],"strategy":"best_score","limit":3}"#,
+    );
+    assert_eq!(st, 400, "strategies not implemented yet are refused");
+    let (_, v) = s.json(
+        "POST",
+        "/collections/b/points/recommend/batch",
+        r#"{"searches":[{"positive":[1],"limit":1},{"positive":[3],"limit":1}]}"#,
+    );
+    assert_eq!(ids(&v["result"][0]), vec![2]);
+    assert_eq!(ids(&v["result"][1]), vec![4]);
+    // Payload index: validated, persisted, reported with its point count.
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/b/index?wait=true",
+        r#"{"field_name":"k","field_schema":"keyword"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, _) = s.json(
+        "PUT",
+        "/collections/b/index",
+        r#"{"field_name":"k","field_schema":"nonsense"}"#,
+    );
+    assert_eq!(st, 400);
+    let (_, v) = s.json("GET", "/collections/b", "");
+    assert_eq!(
+        v["result"]["payload_schema"],
+        json!({"k": {"data_type": "keyword", "points": 5}})
+    );
+    let mut s = s;
+    s.stop_and_restart();
+    let (_, v) = s.json("GET", "/collections/b", "");
+    assert_eq!(
+        v["result"]["payload_schema"]["k"]["data_type"], "keyword",
+        "index definitions persist"
+    );
+    assert_eq!(s.json("DELETE", "/collections/b/index/k", "").0, 200);
+    assert_eq!(s.json("DELETE", "/collections/b/index/k", "").0, 404);
+}

@@ -1,1 +1,127 @@
-fn main() {}
+//! `vexfs-bench`: load one (or two, with `--compare`) Qdrant-compatible servers with one
+//! scenario and report throughput and latency.
+
+mod cli;
+mod client;
+mod load;
+mod report;
+mod response;
+mod rng;
+mod setup;
+mod stats;
+mod target;
+mod workload;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::cli::{Args, Scenario};
+use crate::load::Plan;
+use crate::report::{LoadShape, Report};
+use crate::target::Target;
+use crate::workload::Workload;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vexfs-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    args.validate()?;
+    let cpus = cli::parse_cpus(&args.cpus)?;
+    let first = Target::parse(&args.target)?;
+    let second = args.compare.as_deref().map(Target::parse).transpose()?;
+    let a = bench_one(args, &first, &cpus)?;
+    let b = match &second {
+        Some(t) => Some(bench_one(args, t, &cpus)?),
+        None => None,
+    };
+    if args.json {
+        let doc = match &b {
+            None => serde_json::to_value(&a),
+            Some(b) => Ok(serde_json::json!({
+                "target": a,
+                "compare": b,
+                "ratio": report::ratio_json(&a, b),
+            })),
+        }
+        .map_err(|e| format!("serializing the report: {e}"))?;
+        println!("{doc:#}");
+    } else {
+        print!("{}", a.render());
+        if let Some(b) = &b {
+            println!();
+            print!("{}", b.render());
+            println!("\ncompare / target");
+            print!("{}", report::render_ratio(&a, b));
+        }
+    }
+    Ok(())
+}
+
+/// Setup, load, teardown and report against one target.
+fn bench_one(args: &Args, target: &Target, cpus: &[usize]) -> Result<Report, String> {
+    let needs_collection = args.scenario != Scenario::Healthz && !args.no_setup;
+    if needs_collection {
+        eprintln!(
+            "{}: creating {:?} (dim {}, {}) and preloading {} points",
+            target.url,
+            args.collection,
+            args.dim,
+            args.distance.qdrant_name(),
+            args.points
+        );
+        setup::create_and_preload(args, target, args.json)?;
+    }
+    let workload = Arc::new(Workload::build(args, target)?);
+    let plan = Plan {
+        addr: target.addr,
+        cpus: cpus.to_vec(),
+        connections: args.connections,
+        pipeline: args.pipeline,
+        warmup: args.warmup,
+        duration: args.duration,
+        requests: args.requests,
+        rate: args.rate,
+        seed: args.seed,
+    };
+    eprintln!(
+        "{}: {:?} with {} connections x pipeline {} ({:.1}s warmup)",
+        target.url,
+        args.scenario,
+        args.connections,
+        args.pipeline,
+        args.warmup.as_secs_f64()
+    );
+    let outcome = load::run(&plan, workload.clone());
+    // Tear down even when the load failed, so a rerun starts clean.
+    if needs_collection && !args.keep {
+        if let Err(e) = setup::delete(args, target) {
+            eprintln!("vexfs-bench: cleanup: {e}");
+        }
+    }
+    let outcome = outcome?;
+    let shape = LoadShape {
+        scenario: format!("{:?}", args.scenario).to_lowercase(),
+        connections: args.connections,
+        pipeline: args.pipeline,
+        cpus: cpus.to_vec(),
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_string(),
+        rate: args.rate,
+        warmup_s: args.warmup.as_secs_f64(),
+    };
+    Ok(Report::new(&target.url, shape, &workload, &outcome))
+}

@@ -191,6 +191,7 @@ pub async fn create(
         shard_number,
         unnamed_vector: unnamed,
         extra,
+        payload_indexes: Default::default(),
     };
     catalog::create(core, name.to_owned(), config).await?;
     write_result(out, &true)
@@ -224,7 +225,7 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
         "points_count": points,
         "segments_count": coll.config.shard_number,
         "config": config,
-        "payload_schema": {},
+        "payload_schema": super::index::payload_schema(core, name, &coll.config.payload_indexes).await?,
     });
     write_result(out, &info)
 }

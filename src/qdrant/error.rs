@@ -64,7 +64,10 @@ impl From<RuntimeError> for Error {
     fn from(e: RuntimeError) -> Error {
         use vexfs_shard::Error as S;
         match e {
-            RuntimeError::CollectionNotFound(_) => Error::NotFound(e.to_string()),
+            RuntimeError::CollectionNotFound(_) | RuntimeError::NotFound(_) => {
+                Error::NotFound(e.to_string())
+            }
+            RuntimeError::WrongInput(_) => Error::BadRequest(e.to_string()),
             RuntimeError::AlreadyExists(_) => Error::Conflict(e.to_string()),
             RuntimeError::Shard(s) => match s {
                 S::WrongInput(_) | S::Dimension { .. } => Error::BadRequest(s.to_string()),

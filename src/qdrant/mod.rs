@@ -3,10 +3,13 @@
 mod batch;
 mod collections;
 pub mod error;
+mod index;
 mod json;
 pub mod model;
 mod payload;
 mod points;
+mod query;
+mod recommend;
 mod search;
 pub mod service;
 
@@ -58,7 +61,11 @@ impl App {
             Route::Count(c) => points::count(core, &c, body, out).await,
             Route::Scroll(c) => points::scroll(core, &c, body, out).await,
             Route::Search(c) => search::search(core, &c, body, out).await,
-            Route::Query(c) => search::query(core, &c, body, out).await,
+            Route::SearchBatch(c) => search::search_batch(core, &c, body, out).await,
+            Route::Query(c) => query::query(core, &c, body, out).await,
+            Route::QueryBatch(c) => query::query_batch(core, &c, body, out).await,
+            Route::Recommend(c) => recommend::recommend(core, &c, body, out).await,
+            Route::RecommendBatch(c) => recommend::recommend_batch(core, &c, body, out).await,
             Route::SetPayload(c) => payload::set(core, &c, query, body, out).await,
             Route::OverwritePayload(c) => payload::overwrite(core, &c, query, body, out).await,
             Route::DeletePayload(c) => payload::delete(core, &c, query, body, out).await,
@@ -66,6 +73,8 @@ impl App {
             Route::UpdateVectors(c) => payload::update_vectors(core, &c, query, body, out).await,
             Route::DeleteVectors(c) => payload::delete_vectors(core, &c, query, body, out).await,
             Route::Batch(c) => batch::batch(core, &c, query, body, out).await,
+            Route::CreateIndex(c) => index::create(core, &c, query, body, out).await,
+            Route::DeleteIndex(c, field) => index::delete(core, &c, &field, query, out).await,
             Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
             Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
             Route::Root | Route::Healthz | Route::Livez | Route::Readyz => Err(Error::Internal(
@@ -77,6 +86,9 @@ impl App {
 
 impl Handler for App {
     async fn handle(&self, req: Request<'_>, out: &mut Vec<u8>) -> ResponseHead {
+        // A connection whose pipelined requests never wait on I/O (wait=false upserts on a
+        // local shard) would otherwise keep the core from every other connection.
+        glommio::yield_if_needed().await;
         let started = Instant::now();
         let route = route(req.method, req.path);
         match route {

@@ -1,4 +1,5 @@
-//! Search routes: legacy `points/search` and universal `points/query` (nearest neighbours).
+//! Nearest-neighbour search: legacy `points/search` and `points/search/batch`, and the
+//! shared machinery other search routes (query, recommend) build on.
 
 use std::rc::Rc;
 
@@ -17,7 +18,7 @@ use crate::runtime::ops::{self, ReadShape, SearchRequest};
 /// Search parameters (`params`); search is exact, so they cannot make results worse.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SearchParamsIn {
+pub struct SearchParamsIn {
     #[allow(dead_code)]
     hnsw_ef: Option<u64>,
     #[allow(dead_code)]
@@ -29,11 +30,87 @@ struct SearchParamsIn {
     acorn: Option<Value>,
 }
 
-fn check_params(p: &Option<SearchParamsIn>) -> Result<(), Error> {
+pub fn check_params(p: &Option<SearchParamsIn>) -> Result<(), Error> {
     if p.as_ref().is_some_and(|p| p.quantization.is_some()) {
         return Err(Error::unsupported("params.quantization"));
     }
     Ok(())
+}
+
+/// A resolved nearest-neighbour search: one query vector, and the points to leave out
+/// (examples given by id are never their own results).
+pub struct Plan {
+    pub vector_name: String,
+    pub vector: Vec<f32>,
+    pub exclude: Vec<PointId>,
+    pub limit: usize,
+    pub offset: usize,
+    pub score_threshold: Option<f32>,
+    pub filter: Option<Filter>,
+    pub shape: ReadShape,
+}
+
+/// Runs a plan. Excluded points are removed before the offset is applied, so they cannot
+/// shift the page.
+pub async fn nearest(core: &Rc<Core>, name: &str, plan: Plan) -> Result<Vec<ScoredRecord>, Error> {
+    let excluding = !plan.exclude.is_empty();
+    let mut hits = ops::search(
+        core,
+        name,
+        SearchRequest {
+            vector_name: plan.vector_name,
+            vector: plan.vector,
+            limit: if excluding {
+                plan.offset + plan.limit + plan.exclude.len()
+            } else {
+                plan.limit
+            },
+            offset: if excluding { 0 } else { plan.offset },
+            score_threshold: plan.score_threshold,
+            filter: plan.filter,
+            shape: plan.shape,
+        },
+    )
+    .await?;
+    if excluding {
+        hits.retain(|h| !plan.exclude.contains(&h.record.id));
+        hits.drain(..plan.offset.min(hits.len()));
+        hits.truncate(plan.limit);
+    }
+    Ok(hits)
+}
+
+/// The stored vector `vector_name` of each point, in order; 404 for a missing point.
+pub async fn stored_vectors(
+    core: &Rc<Core>,
+    name: &str,
+    vector_name: &str,
+    ids: &[PointId],
+) -> Result<Vec<Vec<f32>>, Error> {
+    let shape = ReadShape {
+        payload: Default::default(),
+        vectors: VectorSelector::Names(vec![vector_name.to_owned()]),
+    };
+    let found = ops::retrieve(core, name, ids.to_vec(), shape).await?;
+    let mut by_id: std::collections::HashMap<PointId, Vec<f32>> = found
+        .into_iter()
+        .filter_map(|r| Some((r.id, r.vectors?.pop()?.1)))
+        .collect();
+    ids.iter()
+        .map(|id| {
+            by_id
+                .remove(id)
+                .ok_or_else(|| Error::NotFound(format!("Not found: No point with id {id} found")))
+        })
+        .collect()
+}
+
+pub fn unnamed(core: &Core, name: &str) -> Result<bool, Error> {
+    Ok(core.catalog.borrow().get(name)?.config.unnamed_vector)
+}
+
+pub fn write_hits(out: &mut Vec<u8>, hits: &[ScoredRecord], unnamed: bool) -> Result<(), Error> {
+    write_result(out, &seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })))
 }
 
 #[derive(Deserialize)]
@@ -82,12 +159,28 @@ fn named_vector(v: Value) -> Result<(String, Vec<f32>), Error> {
     }
 }
 
-fn unnamed(core: &Core, name: &str) -> Result<bool, Error> {
-    Ok(core.catalog.borrow().get(name)?.config.unnamed_vector)
-}
-
-fn write_hits(out: &mut Vec<u8>, hits: &[ScoredRecord], unnamed: bool) -> Result<(), Error> {
-    write_result(out, &seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })))
+async fn run_search(
+    core: &Rc<Core>,
+    name: &str,
+    req: SearchBody,
+) -> Result<Vec<ScoredRecord>, Error> {
+    refuse_shard_key(&req.shard_key)?;
+    check_params(&req.params)?;
+    let (vector_name, vector) = named_vector(req.vector)?;
+    let plan = Plan {
+        vector_name,
+        vector,
+        exclude: Vec::new(),
+        limit: check_limit(req.limit)?,
+        offset: req.offset.unwrap_or(0),
+        score_threshold: req.score_threshold,
+        filter: check_filter(req.filter)?,
+        shape: ReadShape {
+            payload: WithPayload::selector(req.with_payload, false),
+            vectors: WithVector::selector(req.with_vector),
+        },
+    };
+    nearest(core, name, plan).await
 }
 
 /// `POST /collections/{name}/points/search`
@@ -98,168 +191,32 @@ pub async fn search(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let req: SearchBody = parse_body(body)?;
-    refuse_shard_key(&req.shard_key)?;
-    let filter = check_filter(req.filter)?;
-    check_params(&req.params)?;
     let unnamed = unnamed(core, name)?;
-    let (vector_name, vector) = named_vector(req.vector)?;
-    let hits = ops::search(
-        core,
-        name,
-        SearchRequest {
-            vector_name,
-            vector,
-            limit: check_limit(req.limit)?,
-            offset: req.offset.unwrap_or(0),
-            score_threshold: req.score_threshold,
-            filter,
-            shape: ReadShape {
-                payload: WithPayload::selector(req.with_payload, false),
-                vectors: WithVector::selector(req.with_vector),
-            },
-        },
-    )
-    .await?;
+    let hits = run_search(core, name, req).await?;
     write_hits(out, &hits, unnamed)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct QueryBody {
-    query: Option<Value>,
-    using: Option<String>,
-    prefetch: Option<Value>,
-    filter: Option<Filter>,
-    params: Option<SearchParamsIn>,
-    score_threshold: Option<f32>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-    with_payload: Option<WithPayload>,
-    #[serde(alias = "with_vectors")]
-    with_vector: Option<WithVector>,
-    lookup_from: Option<Value>,
-    shard_key: Option<Value>,
+struct SearchBatchBody {
+    searches: Vec<SearchBody>,
 }
 
-/// Default `limit` of a query (Qdrant's).
-const QUERY_LIMIT_DEFAULT: usize = 10;
-
-/// What a query asks for, as far as this server answers it.
-enum QueryKind {
-    Vector(Vec<f32>),
-    /// Nearest to an existing point's vector, excluding that point.
-    Point(PointId),
-}
-
-fn query_kind(q: Value) -> Result<QueryKind, Error> {
-    match q {
-        Value::Array(_) => Ok(QueryKind::Vector(
-            serde_json::from_value(q).map_err(Error::format)?,
-        )),
-        Value::Number(_) | Value::String(_) => Ok(QueryKind::Point(
-            serde_json::from_value(q).map_err(Error::format)?,
-        )),
-        Value::Object(mut m) => match m.remove("nearest") {
-            Some(inner) if m.is_empty() => query_kind(inner),
-            _ => {
-                let kind = m.keys().next().cloned().unwrap_or_default();
-                Err(Error::unsupported(&format!("query `{kind}`")))
-            }
-        },
-        _ => Err(Error::format(
-            "query: expected a vector, a point id or a query object",
-        )),
-    }
-}
-
-/// `POST /collections/{name}/points/query`
-pub async fn query(
+/// `POST /collections/{name}/points/search/batch`: one list of hits per search, in order.
+pub async fn search_batch(
     core: &Rc<Core>,
     name: &str,
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: QueryBody = parse_body(body)?;
-    refuse_shard_key(&req.shard_key)?;
-    let filter = check_filter(req.filter)?;
-    check_params(&req.params)?;
-    // Older clients always send `"prefetch": []`, which means none.
-    if req
-        .prefetch
-        .as_ref()
-        .is_some_and(|p| !matches!(p, Value::Array(a) if a.is_empty()))
-    {
-        return Err(Error::unsupported("prefetch"));
-    }
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
+    let req: SearchBatchBody = parse_body(body)?;
     let unnamed = unnamed(core, name)?;
-    let limit = check_limit(req.limit.unwrap_or(QUERY_LIMIT_DEFAULT))?;
-    let offset = req.offset.unwrap_or(0);
-    let vector_name = req.using.unwrap_or_default();
-    let shape = ReadShape {
-        payload: WithPayload::selector(req.with_payload, false),
-        vectors: WithVector::selector(req.with_vector),
-    };
-    let Some(q) = req.query else {
-        return Err(Error::unsupported(
-            "query without `query` (scroll-like query)",
-        ));
-    };
-    let (vector, exclude) = match query_kind(q)? {
-        QueryKind::Vector(v) => (v, None),
-        QueryKind::Point(id) => {
-            let only = ReadShape {
-                payload: Default::default(),
-                vectors: VectorSelector::Names(vec![vector_name.clone()]),
-            };
-            let found = ops::retrieve(core, name, vec![id], only).await?;
-            let v = found
-                .into_iter()
-                .next()
-                .and_then(|r| r.vectors)
-                .and_then(|mut v| v.pop())
-                .map(|(_, v)| v)
-                .ok_or_else(|| {
-                    Error::NotFound(format!("Not found: No point with id {id} found"))
-                })?;
-            (v, Some(id))
-        }
-    };
-    let mut hits = ops::search(
-        core,
-        name,
-        SearchRequest {
-            vector_name,
-            vector,
-            // With a point as the query, fetch from the start plus one extra, drop the point
-            // itself, then apply the offset here, so it cannot shift the page.
-            limit: if exclude.is_some() {
-                offset + limit + 1
-            } else {
-                limit
-            },
-            offset: if exclude.is_some() { 0 } else { offset },
-            score_threshold: req.score_threshold,
-            filter,
-            shape,
-        },
-    )
-    .await?;
-    if let Some(id) = exclude {
-        hits.retain(|h| h.record.id != id);
-        hits.drain(..offset.min(hits.len()));
-        hits.truncate(limit);
+    let mut all = Vec::with_capacity(req.searches.len());
+    for s in req.searches {
+        all.push(run_search(core, name, s).await?);
     }
-    #[derive(serde::Serialize)]
-    struct QueryResponse<P> {
-        points: P,
-    }
-    write_result(
-        out,
-        &QueryResponse {
-            points: seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })),
-        },
-    )
+    let lists = all
+        .iter()
+        .map(|hits| seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })));
+    write_result(out, &seq(lists))
 }

@@ -34,6 +34,9 @@ pub struct CollectionConfig {
     pub unnamed_vector: bool,
     /// Dialect-level settings reported back as given (hnsw, optimizers, wal, …).
     pub extra: serde_json::Value,
+    /// Payload indexes by field: the schema as given (`"keyword"` or `{"type": …}`).
+    #[serde(default)]
+    pub payload_indexes: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 pub struct Collection {
@@ -215,6 +218,47 @@ async fn drop_everywhere(coord: &Rc<Core>, name: &str) -> Result<(), RuntimeErro
         .sync_dir(&collections_dir(&coord.shared.storage_root))
         .await?;
     Ok(())
+}
+
+/// Changes a collection's configuration: decided on core 0, persisted atomically, then every
+/// core swaps in the new configuration (requests already running keep the one they started
+/// with). `change` may refuse with an error, leaving everything as it was.
+pub async fn update_config<F>(core: &Rc<Core>, name: String, change: F) -> Result<(), RuntimeError>
+where
+    F: FnOnce(&mut CollectionConfig) -> Result<(), RuntimeError> + Send + 'static,
+{
+    core.submit_to(COORDINATOR_CORE, move |coord| async move {
+        let current = coord.catalog.borrow().get(&name)?;
+        let mut config = (*current.config).clone();
+        change(&mut config)?;
+        let name = current.name.clone();
+        let dir = collection_dir(&coord.shared.storage_root, &name);
+        let bytes = serde_json::to_vec_pretty(&config)
+            .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+        coord
+            .storage
+            .write_file_atomic(&dir.join(CONFIG_FILE_NAME), &bytes)
+            .await?;
+        let config = Arc::new(config);
+        coord
+            .broadcast(move |c| {
+                let (name, config) = (name.clone(), config.clone());
+                async move {
+                    let mut cat = c.catalog.borrow_mut();
+                    if let Some(old) = cat.collections.get(&name) {
+                        let updated = Collection {
+                            name: name.clone(),
+                            config,
+                            shards: old.shards.clone(),
+                        };
+                        cat.collections.insert(name, Rc::new(updated));
+                    }
+                }
+            })
+            .await?;
+        Ok(())
+    })
+    .await?
 }
 
 /// Names of all collections, sorted.

@@ -8,6 +8,12 @@ pub enum RuntimeError {
     CollectionNotFound(String),
     #[error("Wrong input: Collection `{0}` already exists!")]
     AlreadyExists(String),
+    /// Something else that does not exist (an index, an alias); the text is the message.
+    #[error("{0}")]
+    NotFound(String),
+    /// Input the collection cannot take; the text is the message.
+    #[error("{0}")]
+    WrongInput(String),
     #[error(transparent)]
     Shard(#[from] vexfs_shard::Error),
     #[error("cannot open shard {0}")]

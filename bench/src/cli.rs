@@ -1,0 +1,239 @@
+//! Command line: what to run, against whom, how hard, and for how long.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Default point-ops per request when `--batch` is not given, per scenario.
+pub const DEFAULT_UPSERT_BATCH: usize = 100;
+pub const DEFAULT_RETRIEVE_BATCH: usize = 10;
+pub const DEFAULT_SCROLL_PAGE: usize = 100;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "vexfs-bench",
+    version,
+    about = "HTTP/1.1 load generator for Qdrant-compatible servers (glommio, thread-per-core)"
+)]
+pub struct Args {
+    /// Server to load, `http://host:port`.
+    #[arg(long, default_value = "http://127.0.0.1:6333")]
+    pub target: String,
+    /// Second server: the same scenario runs against it afterwards and ratios are printed.
+    #[arg(long, value_name = "URL")]
+    pub compare: Option<String>,
+    /// Workload to run.
+    #[arg(long, value_enum, default_value_t = Scenario::Search)]
+    pub scenario: Scenario,
+    /// Weights for `--scenario mixed`, e.g. `get=50,search=30,upsert=20`.
+    #[arg(long, default_value = "get=50,search=30,upsert=20")]
+    pub mix: String,
+    /// CPUs to pin load-generator executors to, one executor each: `0` or `0,1` or `0-3`.
+    #[arg(long, default_value = "0")]
+    pub cpus: String,
+    /// Keep-alive connections in total, shared out across executors.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Requests in flight per connection (HTTP/1.1 pipelining; responses match in order).
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    /// Measured run time (`10s`, `500ms`, `2m`); ignored when `--requests` is given.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Stop after this many measured requests instead of after `--duration`.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Load applied before measuring starts; its requests are not counted.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Open-loop mode: total requests per second, sent on a fixed schedule. Latency is
+    /// measured from the scheduled send time, so a stalled server is not hidden
+    /// (coordinated omission).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Collection the benchmark creates, loads, and (unless `--keep`) deletes.
+    #[arg(long, default_value = "vexfs_bench")]
+    pub collection: String,
+    /// Vector dimension.
+    #[arg(long, default_value_t = 128)]
+    pub dim: usize,
+    /// Distance of the collection.
+    #[arg(long, value_enum, default_value_t = DistanceArg::Cosine)]
+    pub distance: DistanceArg,
+    /// Points preloaded before the run (ids 0..points).
+    #[arg(long, default_value_t = 10_000)]
+    pub points: u64,
+    /// Points per preload request (always `wait=true`).
+    #[arg(long, default_value_t = 500)]
+    pub preload_batch: usize,
+    /// Points per request: upsert batch, retrieve ids, scroll page
+    /// (default: upsert 100, retrieve 10, scroll 100).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// `wait` query parameter of upserts.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub wait: bool,
+    /// `limit` of searches and queries.
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+    /// Seed of the vector and id generator: the same seed sends the same bodies.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
+    /// Leave the collection in place after the run.
+    #[arg(long)]
+    pub keep: bool,
+    /// Skip collection creation and preload (the collection must already exist).
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    Upsert,
+    Get,
+    Retrieve,
+    Search,
+    Query,
+    Scroll,
+    Healthz,
+    Mixed,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistanceArg {
+    Cosine,
+    Dot,
+    Euclid,
+    Manhattan,
+}
+
+impl DistanceArg {
+    /// Spelling of the distance in Qdrant's collection config.
+    pub fn qdrant_name(self) -> &'static str {
+        match self {
+            DistanceArg::Cosine => "Cosine",
+            DistanceArg::Dot => "Dot",
+            DistanceArg::Euclid => "Euclid",
+            DistanceArg::Manhattan => "Manhattan",
+        }
+    }
+}
+
+impl Args {
+    /// Points per request for upserts.
+    pub fn upsert_batch(&self) -> usize {
+        self.batch.unwrap_or(DEFAULT_UPSERT_BATCH)
+    }
+    pub fn retrieve_batch(&self) -> usize {
+        self.batch.unwrap_or(DEFAULT_RETRIEVE_BATCH)
+    }
+    pub fn scroll_page(&self) -> usize {
+        self.batch.unwrap_or(DEFAULT_SCROLL_PAGE)
+    }
+
+    /// Checks what clap's types cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.connections == 0 {
+            return Err("--connections must be at least 1".into());
+        }
+        if self.pipeline == 0 {
+            return Err("--pipeline must be at least 1".into());
+        }
+        if self.dim == 0 {
+            return Err("--dim must be at least 1".into());
+        }
+        if self.batch == Some(0) || self.preload_batch == 0 || self.top_k == 0 {
+            return Err("--batch, --preload-batch and --top-k must be at least 1".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err("--rate must be a positive number of requests per second".into());
+            }
+        }
+        if self.requests == Some(0) {
+            return Err("--requests must be at least 1".into());
+        }
+        if self.requests.is_none() && self.duration.is_zero() {
+            return Err("--duration must be longer than zero".into());
+        }
+        Ok(())
+    }
+}
+
+/// `10s`, `250ms`, `2m`, `1.5s`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad duration {s:?}: use e.g. 10s, 500ms, 2m"))?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(format!("bad duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+/// `0`, `0,1`, `0-3`, `0,2-3` → CPU ids in order, without repeats.
+pub fn parse_cpus(s: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("bad CPU list {s:?}: use e.g. 0 or 0,1 or 0-3");
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<usize>().map_err(|_| bad())?,
+                b.trim().parse::<usize>().map_err(|_| bad())?,
+            ),
+            None => {
+                let c = part.parse::<usize>().map_err(|_| bad())?;
+                (c, c)
+            }
+        };
+        if lo > hi {
+            return Err(bad());
+        }
+        for c in lo..=hi {
+            if !cpus.contains(&c) {
+                cpus.push(c);
+            }
+        }
+    }
+    if cpus.is_empty() {
+        return Err("--cpus names no CPU".into());
+    }
+    Ok(cpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpus("0"), Ok(vec![0]));
+        assert_eq!(parse_cpus("0,1"), Ok(vec![0, 1]));
+        assert_eq!(parse_cpus("0-2,1"), Ok(vec![0, 1, 2]));
+        assert!(parse_cpus("2-1").is_err());
+        assert!(parse_cpus("").is_err());
+    }
+}
