@@ -10,6 +10,18 @@ pub enum Route {
     Livez,
     Readyz,
     ListCollections,
+    Telemetry,
+    Metrics,
+    Issues,
+    ClearIssues,
+    ClusterStatus,
+    ListAliases,
+    UpdateAliases,
+    CollectionAliases(String),
+    CollectionCluster(String),
+    ShardKeys(String),
+    /// Routes that change the layout of a cluster: refused on this single node.
+    DistributedOnly,
     CreateCollection(String),
     GetCollection(String),
     DeleteCollection(String),
@@ -93,7 +105,41 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
         ["livez"] => (m == Get).then_some(Route::Livez),
         ["readyz"] => (m == Get).then_some(Route::Readyz),
         ["collections"] => (m == Get).then_some(Route::ListCollections),
-        ["collections", c] => {
+        ["telemetry"] => (m == Get).then_some(Route::Telemetry),
+        ["metrics"] => (m == Get).then_some(Route::Metrics),
+        ["issues"] => match m {
+            Get => Some(Route::Issues),
+            Delete => Some(Route::ClearIssues),
+            _ => None,
+        },
+        ["cluster"] => (m == Get).then_some(Route::ClusterStatus),
+        ["cluster", "telemetry"] => (m == Get).then_some(Route::DistributedOnly),
+        ["cluster", "recover"] => (m == Post).then_some(Route::DistributedOnly),
+        ["cluster", "peer", _] => (m == Delete).then_some(Route::DistributedOnly),
+        ["aliases"] => (m == Get).then_some(Route::ListAliases),
+        ["collections", "aliases"] => (m == Post).then_some(Route::UpdateAliases),
+        ["collections", c, "aliases"] => {
+            let c = decode(c)?;
+            (m == Get).then_some(Route::CollectionAliases(c))
+        }
+        ["collections", c, "cluster"] => {
+            let c = decode(c)?;
+            match m {
+                Get => Some(Route::CollectionCluster(c)),
+                Post => Some(Route::DistributedOnly),
+                _ => None,
+            }
+        }
+        ["collections", c, "shards"] => {
+            let c = decode(c)?;
+            match m {
+                Get => Some(Route::ShardKeys(c)),
+                Put => Some(Route::DistributedOnly),
+                _ => None,
+            }
+        }
+        ["collections", _, "shards", "delete"] => (m == Post).then_some(Route::DistributedOnly),
+        ["collections", c] if *c != "aliases" => {
             let c = decode(c)?;
             match m {
                 Get => Some(Route::GetCollection(c)),
@@ -141,7 +187,8 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                     | "vectors",
                 ) => None,
                 (Get, id) => Some(Route::GetPoint(c, decode(id)?)),
-                _ => None,
+                // Not a point id but a route of ours we do not serve (yet): unknown route.
+                _ => return None,
             }
         }
         ["collections", c, "points", family, action] => {

@@ -699,3 +699,114 @@ fn batches_recommend_and_payload_indexes() {
     assert_eq!(s.json("DELETE", "/collections/b/index/k", "").0, 200);
     assert_eq!(s.json("DELETE", "/collections/b/index/k", "").0, 404);
 }
+
+#[test]
+fn aliases_cluster_and_service_routes() {
+    let mut s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/a",
+            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/a/points?wait=true",
+            r#"{"points":[{"id":1,"vector":[1,0]}]}"#
+        )
+        .0,
+        200
+    );
+    let change = |s: &Server, body: &str| s.json("POST", "/collections/aliases", body);
+    assert_eq!(
+        change(
+            &s,
+            r#"{"actions":[{"create_alias":{"collection_name":"a","alias_name":"al"}}]}"#
+        )
+        .0,
+        200
+    );
+    let (_, v) = s.json("POST", "/collections/al/points/count", "{}");
+    assert_eq!(v["result"]["count"], 1, "routes accept an alias");
+    // All actions or none: the second action fails, so the first is not applied.
+    let (st, _) = change(
+        &s,
+        r#"{"actions":[{"create_alias":{"collection_name":"a","alias_name":"x"}},{"create_alias":{"collection_name":"nope","alias_name":"y"}}]}"#,
+    );
+    assert_eq!(st, 404);
+    let (_, v) = s.json("GET", "/aliases", "");
+    assert_eq!(
+        v["result"]["aliases"],
+        json!([{"alias_name": "al", "collection_name": "a"}])
+    );
+    assert_eq!(
+        change(
+            &s,
+            r#"{"actions":[{"rename_alias":{"old_alias_name":"al","new_alias_name":"al2"}}]}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/al2",
+            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
+        )
+        .0,
+        400
+    );
+    s.kill_and_restart();
+    let (_, v) = s.json("GET", "/collections/a/aliases", "");
+    assert_eq!(
+        v["result"]["aliases"],
+        json!([{"alias_name": "al2", "collection_name": "a"}]),
+        "aliases persist"
+    );
+    assert_eq!(s.json("DELETE", "/collections/a", "").1["result"], true);
+    let (_, v) = s.json("GET", "/aliases", "");
+    assert_eq!(
+        v["result"]["aliases"],
+        json!([]),
+        "deleting a collection drops its aliases"
+    );
+    // Single-node cluster answers.
+    assert_eq!(
+        s.json("GET", "/cluster", "").1["result"]["status"],
+        "disabled"
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/c",
+            r#"{"vectors":{"size":2,"distance":"Dot"},"shard_number":3}"#
+        )
+        .0,
+        200
+    );
+    let (_, v) = s.json("GET", "/collections/c/cluster", "");
+    assert_eq!(v["result"]["shard_count"], 3);
+    assert_eq!(
+        v["result"]["local_shards"]
+            .as_array()
+            .expect("shards")
+            .len(),
+        3
+    );
+    assert_eq!(s.json("POST", "/collections/c/cluster", "{}").0, 400);
+    assert_eq!(
+        s.json("GET", "/telemetry", "").1["result"]["collections"]["number_of_collections"],
+        1
+    );
+    let m = s.request("GET", "/metrics", "");
+    assert_eq!(m.status, 200);
+    assert!(m.text().contains("collections_total 1"), "{}", m.text());
+    assert_eq!(
+        s.json("GET", "/issues", "").1["result"]["issues"],
+        json!([])
+    );
+}

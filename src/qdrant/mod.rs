@@ -1,6 +1,8 @@
 //! The Qdrant REST dialect: routes → typed requests → runtime calls → Qdrant's JSON envelope.
 
+mod aliases;
 mod batch;
+mod cluster;
 mod collections;
 pub mod error;
 mod index;
@@ -29,6 +31,7 @@ use crate::runtime::core::Core;
 
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
+const PROMETHEUS: &str = "text/plain; version=0.0.4";
 
 /// The application behind each core's HTTP connections.
 pub struct App {
@@ -50,6 +53,19 @@ impl App {
         let Request { query, body, .. } = req;
         match route {
             Route::ListCollections => collections::list(core, out),
+            Route::Telemetry => service::telemetry(core, out),
+            Route::Issues => write_result(out, &serde_json::json!({"issues": []})),
+            Route::ClearIssues => write_result(out, &true),
+            Route::ClusterStatus => cluster::status(out),
+            Route::CollectionCluster(c) => cluster::collection_info(core, &c, out).await,
+            Route::ShardKeys(c) => {
+                core.catalog.borrow().get(&c)?;
+                write_result(out, &serde_json::json!({"shard_keys": null}))
+            }
+            Route::DistributedOnly => Err(cluster::distributed_only()),
+            Route::ListAliases => aliases::list_all(core, out),
+            Route::UpdateAliases => aliases::change(core, body, out).await,
+            Route::CollectionAliases(c) => aliases::list_for(core, &c, out),
             Route::CreateCollection(c) => collections::create(core, &c, body, out).await,
             Route::GetCollection(c) => collections::get(core, &c, out).await,
             Route::DeleteCollection(c) => collections::delete(core, &c, out).await,
@@ -77,9 +93,25 @@ impl App {
             Route::DeleteIndex(c, field) => index::delete(core, &c, &field, query, out).await,
             Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
             Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
-            Route::Root | Route::Healthz | Route::Livez | Route::Readyz => Err(Error::Internal(
-                "service route reached the JSON dispatcher".into(),
-            )),
+            Route::Root | Route::Healthz | Route::Livez | Route::Readyz | Route::Metrics => Err(
+                Error::Internal("service route reached the JSON dispatcher".into()),
+            ),
+        }
+    }
+}
+
+impl App {
+    fn denied(&self, denied: Denied, started: Instant, out: &mut Vec<u8>) -> ResponseHead {
+        let e = match denied {
+            Denied::Unauthenticated(msg) => Error::Unauthorized(msg.to_owned()),
+            Denied::ReadOnly => {
+                Error::Forbidden("Write access is denied for the read-only API key".into())
+            }
+        };
+        http::error_body(out, &e.to_string(), started.elapsed().as_secs_f64());
+        ResponseHead {
+            status: e.status(),
+            content_type: JSON,
         }
     }
 }
@@ -104,6 +136,25 @@ impl Handler for App {
                 return ResponseHead {
                     status: 200,
                     content_type: TEXT,
+                };
+            }
+            Route::Metrics => {
+                if let Err(denied) = self.core.shared.api_keys.check(&req, false) {
+                    return self.denied(denied, started, out);
+                }
+                return match service::metrics(&self.core, out).await {
+                    Ok(()) => ResponseHead {
+                        status: 200,
+                        content_type: PROMETHEUS,
+                    },
+                    Err(e) => {
+                        out.clear();
+                        http::error_body(out, &e.to_string(), started.elapsed().as_secs_f64());
+                        ResponseHead {
+                            status: e.status(),
+                            content_type: JSON,
+                        }
+                    }
                 };
             }
             Route::Readyz => {

@@ -7,7 +7,7 @@
 //!
 //! On disk: `<storage>/collections/<name>/config.json` and `…/<name>/shard-<s>/wal.log`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use super::core::Core;
 use super::error::RuntimeError;
 
 /// Core that decides collection creation and deletion.
-const COORDINATOR_CORE: usize = 0;
+pub(super) const COORDINATOR_CORE: usize = 0;
 const CONFIG_FILE_NAME: &str = "config.json";
 
 /// A collection's persisted configuration.
@@ -58,14 +58,19 @@ impl Collection {
 #[derive(Default)]
 pub struct Catalog {
     pub collections: HashMap<String, Rc<Collection>>,
+    /// Alias → collection name; the same map on every core.
+    pub aliases: Arc<BTreeMap<String, String>>,
     /// Names being created right now (coordinator only).
     creating: HashSet<String>,
 }
 
 impl Catalog {
+    /// The collection called `name`, or the one the alias `name` points to.
     pub fn get(&self, name: &str) -> Result<Rc<Collection>, RuntimeError> {
+        let target = self.aliases.get(name).map_or(name, String::as_str);
         self.collections
             .get(name)
+            .or_else(|| self.collections.get(target))
             .cloned()
             .ok_or_else(|| RuntimeError::CollectionNotFound(name.to_owned()))
     }
@@ -134,6 +139,8 @@ pub async fn load_all(core: &Rc<Core>) -> Result<(), RuntimeError> {
             .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", path.display())))?;
         install(core, &name, Arc::new(config)).await?;
     }
+    let aliases = super::aliases::load(core).await?;
+    core.catalog.borrow_mut().aliases = Arc::new(aliases);
     Ok(())
 }
 
@@ -146,6 +153,11 @@ pub async fn create(
     core.submit_to(COORDINATOR_CORE, move |coord| async move {
         {
             let mut cat = coord.catalog.borrow_mut();
+            if cat.aliases.contains_key(&name) {
+                return Err(RuntimeError::WrongInput(format!(
+                    "Wrong input: Alias with name `{name}` already exists"
+                )));
+            }
             if cat.collections.contains_key(&name) || !cat.creating.insert(name.clone()) {
                 return Err(RuntimeError::AlreadyExists(name));
             }
@@ -196,6 +208,7 @@ pub async fn delete(core: &Rc<Core>, name: String) -> Result<bool, RuntimeError>
             return Ok(false);
         }
         drop_everywhere(&coord, &name).await?;
+        super::aliases::forget_collection(&coord, &name).await?;
         Ok(true)
     })
     .await?

@@ -33,6 +33,10 @@ pub struct Shared {
     pub limits: HttpLimits,
     pub api_keys: ApiKeys,
     pub started: Instant,
+    /// Start time as RFC 3339 (telemetry's `startup`).
+    pub started_at_rfc3339: String,
+    /// Random id of this process (telemetry's `id`).
+    pub instance_id: String,
     /// Cores that finished loading their shards; ready when it equals `cores`.
     pub loaded: AtomicUsize,
     /// Set by the signal thread.

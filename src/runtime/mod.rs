@@ -1,6 +1,7 @@
 //! Thread-per-core runtime: one pinned glommio executor per core, each with its own
 //! SO_REUSEPORT listener, joined by a channel mesh.
 
+pub mod aliases;
 pub mod catalog;
 pub mod core;
 pub mod error;
@@ -71,6 +72,8 @@ pub fn run(config: Config) -> Result<(), String> {
             config.service.read_only_api_key.clone(),
         ),
         started: Instant::now(),
+        started_at_rfc3339: rfc3339_now(),
+        instance_id: uuid::Uuid::new_v4().to_string(),
         loaded: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
         drained: AtomicUsize::new(0),
@@ -255,4 +258,27 @@ fn probe_port(addr: SocketAddr) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(PORT_PROBE_RETRY_MS));
     }
+}
+
+/// The current UTC time as RFC 3339 with seconds, computed from the Unix clock (civil-from-days).
+fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

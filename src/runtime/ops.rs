@@ -253,6 +253,23 @@ pub async fn count(
     Ok(parts.into_iter().sum())
 }
 
+/// Points in each shard, by shard id.
+pub async fn shard_counts(
+    core: &Rc<Core>,
+    name: &str,
+) -> Result<Vec<(usize, usize)>, RuntimeError> {
+    let parts = fan_out(core, name, |coll| {
+        Ok(coll
+            .local_shards()
+            .map(|(id, s)| (id, s.store().count(None)))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let mut all: Vec<(usize, usize)> = parts.into_iter().flatten().collect();
+    all.sort_unstable();
+    Ok(all)
+}
+
 /// Applies an id-based operation (`template`, its ids ignored) to every point passing
 /// `filter`. Each shard resolves the filter on its owner core and logs the resolved ids.
 pub async fn write_by_filter(

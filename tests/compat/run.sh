@@ -8,6 +8,12 @@
 #                    (default: <repo>/target/release/vexfs-unified-server)
 #        COMPAT_FLAVORS  space-separated subset of "new old" (default: both)
 #        PYTHON      python interpreter used to create venvs (default: python3)
+#        COMPAT_SKIP_JS=1  skip the final JS client step (tests/compat_js/run.sh)
+#        QDRANT_OPENAPI_DIR  Qdrant OpenAPI files for test_schema.py
+#                    (default: <repo>/../shared/qdrant)
+#
+# Besides the client flows, test_schema.py validates every response against
+# Qdrant's published OpenAPI document; it runs in each flavor.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +36,7 @@ ensure_venv() {
     local version="$1"
     local venv="$REPO/target/compat-venv/$version"
     local stamp="$venv/.compat-installed"
-    local want="qdrant-client==$version pytest numpy"
+    local want="qdrant-client==$version pytest numpy jsonschema>=4.18"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/python" ]]; then
         echo "$venv"
         return 0
@@ -41,7 +47,7 @@ ensure_venv() {
     "$PYTHON" -m venv "$venv" >&2
     # shellcheck disable=SC2086
     "$venv/bin/python" -m pip install -q --disable-pip-version-check $want >&2
-    "$venv/bin/python" -c "import qdrant_client, numpy, pytest" >&2
+    "$venv/bin/python" -c "import qdrant_client, numpy, pytest, jsonschema, referencing" >&2
     echo "$want" > "$stamp"
     echo "$venv"
 }
@@ -68,6 +74,21 @@ for flavor in $FLAVORS; do
         summary+=("qdrant-client $version ($flavor): ok")
     fi
 done
+
+if [[ "${COMPAT_SKIP_JS:-0}" != "1" ]]; then
+    set +e
+    bash "$REPO/tests/compat_js/run.sh"
+    rc=$?
+    set -e
+    if [[ $rc -ne 0 ]]; then
+        status=1
+        summary+=("@qdrant/js-client-rest (tests/compat_js): FAILED (exit $rc)")
+    else
+        summary+=("@qdrant/js-client-rest (tests/compat_js): ok")
+    fi
+else
+    summary+=("@qdrant/js-client-rest (tests/compat_js): skipped (COMPAT_SKIP_JS=1)")
+fi
 
 echo "=== compat summary ==="
 for line in "${summary[@]}"; do echo "$line"; done
