@@ -16,12 +16,16 @@ struct ChangeAliases {
     actions: Vec<Action>,
 }
 
+/// One action, in Qdrant's `{"create_alias": {…}}` form.
 #[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 enum Action {
-    CreateAlias(CreateAlias),
-    DeleteAlias(DeleteAlias),
-    RenameAlias(RenameAlias),
+    #[serde(rename = "create_alias")]
+    Create(CreateAlias),
+    #[serde(rename = "delete_alias")]
+    Delete(DeleteAlias),
+    #[serde(rename = "rename_alias")]
+    Rename(RenameAlias),
 }
 
 #[derive(Deserialize)]
@@ -50,7 +54,7 @@ pub async fn change(core: &Rc<Core>, body: &mut [u8], out: &mut Vec<u8>) -> Resu
     let mut actions = Vec::with_capacity(req.actions.len());
     for a in req.actions {
         actions.push(match a {
-            Action::CreateAlias(c) => {
+            Action::Create(c) => {
                 crate::runtime::catalog::validate_name(&c.alias_name)
                     .map_err(|e| Error::Validation(format!("alias_name: {e}")))?;
                 AliasAction::Create {
@@ -58,10 +62,10 @@ pub async fn change(core: &Rc<Core>, body: &mut [u8], out: &mut Vec<u8>) -> Resu
                     collection: c.collection_name,
                 }
             }
-            Action::DeleteAlias(d) => AliasAction::Delete {
+            Action::Delete(d) => AliasAction::Delete {
                 alias: d.alias_name,
             },
-            Action::RenameAlias(r) => {
+            Action::Rename(r) => {
                 crate::runtime::catalog::validate_name(&r.new_alias_name)
                     .map_err(|e| Error::Validation(format!("new_alias_name: {e}")))?;
                 AliasAction::Rename {
