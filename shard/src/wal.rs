@@ -82,6 +82,8 @@ pub struct Wal<F: File> {
     state: RefCell<State>,
     durable_lsn: Cell<Lsn>,
     last_lsn: Cell<Lsn>,
+    /// LSN of the current file's first record (of the next one, while the file is empty).
+    file_first_lsn: Cell<Lsn>,
     /// Notified whenever a flush ends, successfully or not.
     flush_done: Event,
 }
@@ -199,6 +201,7 @@ impl<F: File> Wal<F> {
             }),
             durable_lsn: Cell::new(replay.last_lsn),
             last_lsn: Cell::new(replay.last_lsn),
+            file_first_lsn: Cell::new(options.first_lsn),
             flush_done: Event::new(),
         };
         Ok((wal, replay.payloads))
@@ -270,6 +273,11 @@ impl<F: File> Wal<F> {
 
     pub fn stats(&self) -> WalStats {
         self.state.borrow().stats
+    }
+
+    /// LSN of the current file's first record; `last_lsn() + 1` while the file is empty.
+    pub fn file_first_lsn(&self) -> Lsn {
+        self.file_first_lsn.get()
     }
 
     /// Path of the current file (for messages).
@@ -357,6 +365,7 @@ impl<F: File> Wal<F> {
         state.tail_offset = 0;
         state.allocated_end = 0;
         let old = self.file.replace(Rc::new(file));
+        self.file_first_lsn.set(rotation.boundary + 1);
         *self.path.borrow_mut() = path;
         drop(state);
         self.flush_done.notify(usize::MAX);
