@@ -39,7 +39,7 @@ use crate::error::Result;
 use crate::point_id::PointId;
 use crate::segment::{write_deleted, write_segment, DeletedSet, Segment, SegmentBuilder};
 use crate::store::PointStore;
-use crate::wal::{remove_files_before, wal_file_name, Lsn};
+use crate::wal::{remove_files_before, wal_file_name, Lsn, Wal};
 
 /// What the freeze captured.
 struct Freeze {
@@ -50,12 +50,21 @@ struct Freeze {
     sidecars: Vec<(usize, String, DeletedSet)>,
 }
 
-/// Clears the shard's flushing flag however the flush ends (error, or its future dropped).
-struct FlushingGuard<'a>(&'a Cell<bool>);
+/// Clears the shard's flushing flag however the flush ends. A flush whose future is dropped
+/// half way leaves a rotation or a frozen part unfinished, so it fails the log (like a
+/// cancelled WAL flush); reopening recovers.
+struct FlushingGuard<'a, F: File> {
+    flushing: &'a Cell<bool>,
+    wal: &'a Wal<F>,
+    armed: bool,
+}
 
-impl Drop for FlushingGuard<'_> {
+impl<F: File> Drop for FlushingGuard<'_, F> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.flushing.set(false);
+        if self.armed {
+            self.wal.fail("a segment flush was cancelled half way");
+        }
     }
 }
 
@@ -72,9 +81,17 @@ impl<S: Storage> Shard<S> {
             return Ok(false);
         }
         self.flushing.set(true);
-        let _guard = FlushingGuard(&self.flushing);
-        let freeze = self.freeze()?;
-        match self.flush_frozen(freeze).await {
+        let mut guard = FlushingGuard {
+            flushing: &self.flushing,
+            wal: &self.wal,
+            armed: true,
+        };
+        let result = match self.freeze() {
+            Ok(freeze) => self.flush_frozen(freeze).await,
+            Err(e) => Err(e),
+        };
+        guard.armed = false;
+        match result {
             Ok(()) => Ok(true),
             Err(e) => {
                 self.wal.fail(&format!("segment flush failed: {e}"));
