@@ -25,6 +25,9 @@ struct Column {
     present: Vec<bool>,
 }
 
+/// A stored point's present vectors by name, payload and version, borrowed.
+pub(crate) type PointParts<'a> = (Vec<(&'a str, &'a [f32])>, Option<&'a Payload>, u64);
+
 pub struct PointStore {
     schema: ShardSchema,
     slot_of: BTreeMap<PointId, u32>,
@@ -371,7 +374,7 @@ impl PointStore {
 
     /// The vectors (present ones, schema order), payload and version of the point in `slot`,
     /// borrowed: for the segment builder, which copies them once.
-    pub(crate) fn parts_of(&self, slot: u32) -> (Vec<(&str, &[f32])>, Option<&Payload>, u64) {
+    pub(crate) fn parts_of(&self, slot: u32) -> PointParts<'_> {
         let slot = slot as usize;
         let vectors = self
             .columns
