@@ -5,7 +5,8 @@
 //! deletions are decided on core 0 (one place that can answer "already exists" without races)
 //! and then installed on every core.
 //!
-//! On disk: `<storage>/collections/<name>/config.json` and `…/<name>/shard-<s>/wal.log`.
+//! On disk: `<storage>/collections/<name>/config.json` and `…/<name>/shard-<s>/` (log files,
+//! segments, manifest: see `vexfs_shard::shard`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
