@@ -73,4 +73,11 @@ pub trait Storage {
     async fn list_dir(&self, path: &Path) -> Result<Vec<String>>;
     /// Makes the directory's entries (creations, renames, removals) durable.
     async fn sync_dir(&self, path: &Path) -> Result<()>;
+    /// Renames the file `from` to `to`, replacing `to` when it exists (rename(2)). Atomic for
+    /// readers at once; durable only after `sync_dir` of the parent directory (of both, when
+    /// they differ): until then a crash may show the old names.
+    async fn rename(&self, from: &Path, to: &Path) -> Result<()>;
+    /// Removes the file `path`; succeeds when it does not exist. Durable after `sync_dir` of the
+    /// parent directory: until then a crash may bring the file back.
+    async fn remove_file(&self, path: &Path) -> Result<()>;
 }

@@ -124,3 +124,26 @@ fn atomic_write_and_list() {
         assert!(!Path::new(&sub).exists());
     });
 }
+
+#[test]
+fn rename_and_remove_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    run(move || async move {
+        let fs = DmaStorage;
+        fs.write_file_atomic(&root.join("a"), b"one").await.unwrap();
+        fs.write_file_atomic(&root.join("b"), b"two").await.unwrap();
+        fs.rename(&root.join("a"), &root.join("b")).await.unwrap();
+        fs.sync_dir(&root).await.unwrap();
+        assert_eq!(
+            fs.read_file(&root.join("b")).await.unwrap().unwrap(),
+            b"one"
+        );
+        assert_eq!(fs.read_file(&root.join("a")).await.unwrap(), None);
+        assert!(fs.rename(&root.join("a"), &root.join("c")).await.is_err());
+        fs.remove_file(&root.join("b")).await.unwrap();
+        fs.remove_file(&root.join("b")).await.unwrap();
+        fs.sync_dir(&root).await.unwrap();
+        assert!(fs.list_dir(&root).await.unwrap().is_empty());
+    });
+}

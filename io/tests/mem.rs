@@ -221,6 +221,53 @@ fn remove_and_list() {
     });
 }
 
+#[test]
+fn rename_and_remove_are_visible_at_once_and_durable_at_sync_dir() {
+    block_on(async {
+        let fs = MemStorage::new(3);
+        fs.set_faults(FaultConfig::none());
+        fs.create_dir_all(&p("/d")).await.unwrap();
+        let f = fs.open(&p("/d/a")).await.unwrap();
+        f.write_at(0, &[7; 512]).await.unwrap();
+        f.sync_data().await.unwrap();
+        fs.open(&p("/d/gone")).await.unwrap();
+        fs.sync_dir(&p("/d")).await.unwrap();
+
+        fs.rename(&p("/d/a"), &p("/d/b")).await.unwrap();
+        fs.remove_file(&p("/d/gone")).await.unwrap();
+        fs.remove_file(&p("/d/never")).await.unwrap();
+        assert_eq!(fs.list_dir(&p("/d")).await.unwrap(), vec!["b"]);
+        assert_eq!(fs.read_file(&p("/d/b")).await.unwrap(), Some(vec![7; 512]));
+        // Syncing the data persists no rename; a crash brings back the old names.
+        f.sync_data().await.unwrap();
+        fs.crash();
+        assert_eq!(fs.list_dir(&p("/d")).await.unwrap(), vec!["a", "gone"]);
+
+        fs.rename(&p("/d/a"), &p("/d/b")).await.unwrap();
+        fs.remove_file(&p("/d/gone")).await.unwrap();
+        fs.sync_dir(&p("/d")).await.unwrap();
+        fs.crash();
+        assert_eq!(fs.list_dir(&p("/d")).await.unwrap(), vec!["b"]);
+        assert_eq!(fs.read_file(&p("/d/b")).await.unwrap(), Some(vec![7; 512]));
+    });
+}
+
+#[test]
+fn rename_replaces_the_target_and_checks_its_arguments() {
+    block_on(async {
+        let fs = MemStorage::new(4);
+        fs.create_dir_all(&p("/d/sub")).await.unwrap();
+        fs.write_file_atomic(&p("/d/x"), b"new").await.unwrap();
+        fs.write_file_atomic(&p("/d/y"), b"old").await.unwrap();
+        fs.rename(&p("/d/x"), &p("/d/y")).await.unwrap();
+        assert_eq!(fs.read_file(&p("/d/y")).await.unwrap().unwrap(), b"new");
+        assert_eq!(fs.read_file(&p("/d/x")).await.unwrap(), None);
+        assert!(fs.rename(&p("/d/x"), &p("/d/z")).await.is_err());
+        assert!(fs.rename(&p("/d/y"), &p("/nope/z")).await.is_err());
+        assert!(fs.rename(&p("/d/y"), &p("/d/sub")).await.is_err());
+    });
+}
+
 /// Runs a fixed faulty workload and returns everything observable about it.
 fn faulty_run(seed: u64) -> (Vec<bool>, Vec<u8>, u64) {
     block_on(async {

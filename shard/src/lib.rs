@@ -21,5 +21,5 @@ pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
 pub use schema::{Distance, ShardSchema, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
-pub use shard::Shard;
+pub use shard::{run_flusher, Shard, ShardOptions};
 pub use store::{PointStore, SearchParams};

@@ -1,7 +1,8 @@
 //! The in-memory point store of one shard: ids, contiguous vector columns, payloads.
 //!
 //! Slots are dense indexes into the columns; a deleted slot is recycled by the next insert.
-//! Immutable on-disk segments (storage issue) will sit beside this mutable part.
+//! A shard holds one of these as its mutable part, beside immutable segments (`crate::shard`);
+//! the shard decides which part holds a point, this store only keeps its own.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -23,6 +24,9 @@ struct Column {
     data: Vec<f32>,
     present: Vec<bool>,
 }
+
+/// A stored point's present vectors by name, payload and version, borrowed.
+pub(crate) type PointParts<'a> = (Vec<(&'a str, &'a [f32])>, Option<&'a Payload>, u64);
 
 pub struct PointStore {
     schema: ShardSchema,
@@ -86,7 +90,7 @@ impl PointStore {
     }
 
     /// Whether the live point in `slot` passes `filter` (no filter passes everything).
-    fn passes(&self, slot: usize, filter: Option<&Filter>) -> bool {
+    pub(crate) fn passes(&self, slot: usize, filter: Option<&Filter>) -> bool {
         let Some(filter) = filter else { return true };
         let has_vector = |name: &str| {
             self.columns
@@ -151,12 +155,25 @@ impl PointStore {
     /// Checks an operation against the schema and the points present, and prepares its
     /// vectors, before it is logged: an operation is accepted or refused whole.
     pub fn prepare(&self, op: &mut WriteOp) -> Result<()> {
+        self.prepare_with(op, &|id| self.contains(id))
+    }
+
+    /// [`PointStore::prepare`] where `exists` says which points exist (a shard's points live in
+    /// several parts).
+    pub fn prepare_with(&self, op: &mut WriteOp, exists: &dyn Fn(PointId) -> bool) -> Result<()> {
+        let require = |id: PointId| {
+            if exists(id) {
+                Ok(())
+            } else {
+                Err(Error::PointNotFound(id))
+            }
+        };
         match op {
             WriteOp::Upsert(points) => self.prepare_points(points),
             WriteOp::Delete(_) => Ok(()),
             WriteOp::UpdateVectors(points) => {
                 for (id, vectors) in points.iter_mut() {
-                    self.require(*id)?;
+                    require(*id)?;
                     for (name, v) in vectors.iter_mut() {
                         self.schema.check_vector(name, v)?;
                         self.column(name)?.metric.preprocess(v);
@@ -168,20 +185,12 @@ impl PointStore {
                 for name in names.iter() {
                     self.schema.spec(name)?;
                 }
-                ids.iter().try_for_each(|id| self.require(*id))
+                ids.iter().try_for_each(|id| require(*id))
             }
             WriteOp::SetPayload { ids, .. }
             | WriteOp::OverwritePayload { ids, .. }
             | WriteOp::DeletePayload { ids, .. }
-            | WriteOp::ClearPayload(ids) => ids.iter().try_for_each(|id| self.require(*id)),
-        }
-    }
-
-    fn require(&self, id: PointId) -> Result<()> {
-        if self.slot_of.contains_key(&id) {
-            Ok(())
-        } else {
-            Err(Error::PointNotFound(id))
+            | WriteOp::ClearPayload(ids) => ids.iter().try_for_each(|id| require(*id)),
         }
     }
 
@@ -274,7 +283,8 @@ impl PointStore {
         }
     }
 
-    fn upsert(&mut self, p: PointWrite, version: u64) {
+    /// Inserts or fully replaces one point, stamped with `version`.
+    pub(crate) fn upsert(&mut self, p: PointWrite, version: u64) {
         let slot = match self.slot_of.get(&p.id) {
             Some(&s) => s as usize,
             None => {
@@ -323,6 +333,58 @@ impl PointStore {
         self.slot_of.contains_key(&id)
     }
 
+    /// Slot of the live point `id`.
+    pub(crate) fn slot(&self, id: PointId) -> Option<u32> {
+        self.slot_of.get(&id).copied()
+    }
+
+    /// Live points with id ≥ `from`, in id order, with their slots.
+    pub(crate) fn iter_from(
+        &self,
+        from: Option<PointId>,
+    ) -> impl Iterator<Item = (PointId, u32)> + '_ {
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        self.slot_of
+            .range((lower, Bound::Unbounded))
+            .map(|(id, s)| (*id, *s))
+    }
+
+    /// The whole point `id` as it would be written, with its version: what moving it to
+    /// another part (or into a segment) needs. Vectors in schema order.
+    pub fn point(&self, id: PointId) -> Option<(PointWrite, u64)> {
+        let slot = *self.slot_of.get(&id)? as usize;
+        let vectors = self
+            .columns
+            .iter()
+            .filter(|c| c.present[slot])
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.data[slot * c.dim..(slot + 1) * c.dim].to_vec(),
+                )
+            })
+            .collect();
+        let point = PointWrite {
+            id,
+            vectors,
+            payload: self.payloads[slot].clone(),
+        };
+        Some((point, self.versions[slot]))
+    }
+
+    /// The vectors (present ones, schema order), payload and version of the point in `slot`,
+    /// borrowed: for the segment builder, which copies them once.
+    pub(crate) fn parts_of(&self, slot: u32) -> PointParts<'_> {
+        let slot = slot as usize;
+        let vectors = self
+            .columns
+            .iter()
+            .filter(|c| c.present[slot])
+            .map(|c| (c.name.as_str(), &c.data[slot * c.dim..(slot + 1) * c.dim]))
+            .collect();
+        (vectors, self.payloads[slot].as_ref(), self.versions[slot])
+    }
+
     pub fn get(
         &self,
         id: PointId,
@@ -334,7 +396,12 @@ impl PointStore {
             .map(|&s| self.record(s as usize, payload, vectors))
     }
 
-    fn record(&self, slot: usize, payload: &PayloadSelector, vectors: &VectorSelector) -> Record {
+    pub(crate) fn record(
+        &self,
+        slot: usize,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Record {
         let vectors = match vectors {
             VectorSelector::None => None,
             VectorSelector::All => Some(
@@ -417,6 +484,33 @@ impl PointStore {
             .into_iter()
             .map(|(score, _, slot)| (score, self.record(slot as usize, payload, vectors)))
             .collect())
+    }
+
+    /// [`PointStore::search`] into a heap shared with other parts: pushes
+    /// `(internal score, id, tag(slot))` for every live point not `hidden` that has the vector.
+    pub(crate) fn search_into<T>(
+        &self,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        hidden: impl Fn(PointId) -> bool,
+        mut tag: impl FnMut(u32) -> T,
+    ) -> Result<()> {
+        let col = self.column(params.vector_name)?;
+        for (slot, chunk) in col.data.chunks_exact(col.dim.max(1)).enumerate() {
+            if !self.live[slot] || !col.present[slot] {
+                continue;
+            }
+            let score = col.metric.score(params.query, &chunk[..col.dim]);
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let id = self.ids[slot];
+            if !top.accepts(score, id) || hidden(id) || !self.passes(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot as u32));
+        }
+        Ok(())
     }
 
     /// The metric of a vector space, for turning internal scores into user scores.

@@ -11,23 +11,35 @@
 //! changes at fdatasync time; the end of the log is the first all-zero header. See
 //! [`format`] for the record layout and [`recovery`] for what happens at open.
 //!
+//! A log is a sequence of files (see [`files`]): [`Wal::begin_rotation`] fixes a boundary LSN,
+//! records up to it are flushed to the current file, and [`Wal::finish_rotation`] switches to a
+//! new empty file for every later record, so whole old files can be deleted once a segment
+//! holds their records.
+//!
 //! Runtime-agnostic: it needs only a [`vexfs_io::File`] and runs on one thread through `&self`.
 //! A flush whose future is dropped while its I/O is in flight leaves the file in an unknown state
 //! and fails the log; callers that can be cancelled should run `sync_to` in a task of their own.
 
+mod files;
 mod format;
 mod recovery;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_crash;
+#[cfg(test)]
+mod tests_rotate;
 mod types;
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use event_listener::Event;
 use vexfs_io::File;
 
+pub use files::{
+    open_dir, parse_wal_file_name, remove_files_before, wal_file_name, WalDir, LEGACY_WAL_FILE_NAME,
+};
 pub use format::{
     WAL_HEADER_BYTES, WAL_PREALLOCATE_BYTES, WAL_RECORD_MAX_BYTES, WAL_RECOVERY_READ_BYTES,
 };
@@ -48,17 +60,30 @@ struct State {
     flushing: bool,
     /// Set by the first write or sync error; the log is dead from then on.
     failed: Option<String>,
+    /// A switch to a new file requested by [`Wal::begin_rotation`] and not yet finished.
+    rotation: Option<Rotation>,
     stats: WalStats,
 }
 
+/// Records up to `boundary` stay in the current file; later ones wait for the next file.
+struct Rotation {
+    boundary: Lsn,
+    /// Bytes at the front of `pending` holding the records up to `boundary` not yet durable.
+    split_bytes: usize,
+}
+
 pub struct Wal<F: File> {
-    file: F,
-    path: String,
+    /// The file records are appended to; replaced by a rotation. Flushes hold a clone of the
+    /// `Rc` across their I/O instead of a borrow.
+    file: RefCell<Rc<F>>,
+    path: RefCell<String>,
     alignment: u64,
     preallocate_bytes: u64,
     state: RefCell<State>,
     durable_lsn: Cell<Lsn>,
     last_lsn: Cell<Lsn>,
+    /// LSN of the current file's first record (of the next one, while the file is empty).
+    file_first_lsn: Cell<Lsn>,
     /// Notified whenever a flush ends, successfully or not.
     flush_done: Event,
 }
@@ -105,7 +130,10 @@ impl<F: File> Wal<F> {
             path: path.clone(),
             source,
         };
-        let replay = recovery::replay(&file).await.map_err(io)?;
+        assert!(options.first_lsn >= 1, "LSNs start at 1");
+        let replay = recovery::replay(&file, options.first_lsn)
+            .await
+            .map_err(io)?;
         if let Some(later_offset) = replay.later_flush_start {
             let expected_lsn = replay.last_lsn + 1;
             match options.policy {
@@ -157,8 +185,8 @@ impl<F: File> Wal<F> {
         file.sync_data().await.map_err(io)?;
 
         let wal = Wal {
-            file,
-            path,
+            file: RefCell::new(Rc::new(file)),
+            path: RefCell::new(path),
             alignment,
             preallocate_bytes: options.preallocate_bytes,
             state: RefCell::new(State {
@@ -168,10 +196,12 @@ impl<F: File> Wal<F> {
                 allocated_end,
                 flushing: false,
                 failed: None,
+                rotation: None,
                 stats: WalStats::default(),
             }),
             durable_lsn: Cell::new(replay.last_lsn),
             last_lsn: Cell::new(replay.last_lsn),
+            file_first_lsn: Cell::new(options.first_lsn),
             flush_done: Event::new(),
         };
         Ok((wal, replay.payloads))
@@ -210,14 +240,19 @@ impl<F: File> Wal<F> {
                 }
                 if lsn > self.last_lsn.get() {
                     return Err(WalError::NotAppended {
-                        path: self.path.clone(),
+                        path: self.path(),
                         lsn,
                         last: self.last_lsn.get(),
                     });
                 }
-                // Registered before the borrow ends: the flush cannot finish in between, since
-                // everything runs on this thread.
-                state.flushing.then(|| self.flush_done.listen())
+                // Records past a rotation boundary wait for the next file to be installed.
+                let awaiting_file = state
+                    .rotation
+                    .as_ref()
+                    .is_some_and(|r| r.boundary == self.durable_lsn.get());
+                // Registered before the borrow ends: the flush (or the rotation) cannot finish
+                // in between, since everything runs on this thread.
+                (state.flushing || awaiting_file).then(|| self.flush_done.listen())
             };
             match listener {
                 Some(listener) => listener.await,
@@ -240,24 +275,101 @@ impl<F: File> Wal<F> {
         self.state.borrow().stats
     }
 
-    pub fn path(&self) -> &str {
-        &self.path
+    /// LSN of the current file's first record; `last_lsn() + 1` while the file is empty.
+    pub fn file_first_lsn(&self) -> Lsn {
+        self.file_first_lsn.get()
+    }
+
+    /// Path of the current file (for messages).
+    pub fn path(&self) -> String {
+        self.path.borrow().clone()
     }
 
     /// Closes the file. Records not yet synced are dropped.
     pub async fn close(self) -> Result<(), WalError> {
-        let path = self.path;
-        self.file
-            .close()
-            .await
-            .map_err(|source| WalError::Io { path, source })
+        let path = self.path.into_inner();
+        match Rc::try_unwrap(self.file.into_inner()) {
+            Ok(file) => file
+                .close()
+                .await
+                .map_err(|source| WalError::Io { path, source }),
+            // Only a cancelled flush can still hold the file; dropping it closes it.
+            Err(_) => Ok(()),
+        }
     }
 
     fn failed(&self, cause: &str) -> WalError {
         WalError::Failed {
-            path: self.path.clone(),
+            path: self.path(),
             cause: cause.to_string(),
         }
+    }
+
+    /// Fails the log for good, e.g. when a step outside it that its durability depends on (a
+    /// segment flush, a rotation) hit an I/O error. Wakes every waiter.
+    pub fn fail(&self, cause: &str) {
+        let mut state = self.state.borrow_mut();
+        if state.failed.is_none() {
+            state.failed = Some(cause.to_string());
+        }
+        drop(state);
+        self.flush_done.notify(usize::MAX);
+    }
+
+    /// Error if the log has failed.
+    pub fn check(&self) -> Result<(), WalError> {
+        match &self.state.borrow().failed {
+            Some(cause) => Err(self.failed(cause)),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts a switch to a new file: every record appended so far (up to the returned
+    /// boundary LSN) stays in the current file, every later record goes to the file given to
+    /// [`Wal::finish_rotation`]. Later records can be appended meanwhile, but none of them
+    /// becomes durable before the switch. Synchronous, so the caller can pair the boundary
+    /// with a snapshot of its own state taken at the same instant.
+    pub fn begin_rotation(&self) -> Result<Lsn, WalError> {
+        let mut state = self.state.borrow_mut();
+        if let Some(cause) = &state.failed {
+            return Err(self.failed(cause));
+        }
+        assert!(state.rotation.is_none(), "two WAL rotations at once");
+        let boundary = self.last_lsn.get();
+        state.rotation = Some(Rotation {
+            boundary,
+            split_bytes: state.pending.len(),
+        });
+        Ok(boundary)
+    }
+
+    /// Switches to `file` (new and empty, its name already durable), whose first record will
+    /// be the boundary + 1. Requires `sync_to(boundary)` to have returned, so the old file holds
+    /// exactly the records up to the boundary, all durable. Returns the old file to close.
+    pub fn finish_rotation(&self, file: F, path: String) -> Result<Option<F>, WalError> {
+        let mut state = self.state.borrow_mut();
+        if let Some(cause) = &state.failed {
+            return Err(self.failed(cause));
+        }
+        let Some(rotation) = state.rotation.take() else {
+            panic!("finish_rotation without begin_rotation");
+        };
+        assert_eq!(
+            rotation.boundary,
+            self.durable_lsn.get(),
+            "finish_rotation before the records up to the boundary were durable"
+        );
+        // Nothing past the boundary can have been flushed, so no flush is running.
+        assert!(!state.flushing, "rotation during a flush");
+        state.tail.clear();
+        state.tail_offset = 0;
+        state.allocated_end = 0;
+        let old = self.file.replace(Rc::new(file));
+        self.file_first_lsn.set(rotation.boundary + 1);
+        *self.path.borrow_mut() = path;
+        drop(state);
+        self.flush_done.notify(usize::MAX);
+        Ok(Rc::try_unwrap(old).ok())
     }
 
     /// Writes every pending record and fdatasyncs once. Only one runs at a time.
@@ -268,29 +380,36 @@ impl<F: File> Wal<F> {
             // sync_to only flushes when durable_lsn < lsn <= last_lsn, so records are pending;
             // returning here instead would make sync_to spin forever.
             assert!(!state.pending.is_empty(), "WAL flush with nothing pending");
+            // Before a pending rotation only the records up to its boundary may be written, and
+            // they go to the old file.
+            let (take, upto) = match &state.rotation {
+                Some(r) => {
+                    assert!(
+                        r.split_bytes > 0 && self.durable_lsn.get() < r.boundary,
+                        "WAL flush past a rotation boundary before the switch"
+                    );
+                    (r.split_bytes, r.boundary)
+                }
+                None => (state.pending.len(), self.last_lsn.get()),
+            };
             state.flushing = true;
             // Idempotent, so a flush retried after a cancelled one may re-mark the same record.
             format::mark_flush_start(&mut state.pending);
-            let data_len = state.tail.len() + state.pending.len();
+            let data_len = state.tail.len() + take;
             let mut buf = Vec::with_capacity(align_up(data_len as u64, self.alignment) as usize);
             buf.extend_from_slice(&state.tail);
-            buf.extend_from_slice(&state.pending);
+            buf.extend_from_slice(&state.pending[..take]);
             buf.resize(align_up(data_len as u64, self.alignment) as usize, 0);
             let offset = state.tail_offset;
-            (
-                buf,
-                data_len,
-                offset,
-                state.pending.len(),
-                self.last_lsn.get(),
-            )
+            (buf, data_len, offset, take, upto)
         };
+        let file = self.file.borrow().clone();
 
         let mut guard = FlushGuard {
             wal: self,
             armed: true,
         };
-        let result = self.write_and_sync(offset, &buf).await;
+        let result = self.write_and_sync(&file, offset, &buf).await;
         guard.armed = false;
 
         let mut state = self.state.borrow_mut();
@@ -298,6 +417,11 @@ impl<F: File> Wal<F> {
         match result {
             Ok(()) => {
                 state.pending.drain(..flushed_bytes);
+                if let Some(r) = &mut state.rotation {
+                    // A flush that started before the rotation request wrote a prefix of the
+                    // records that belong to the old file.
+                    r.split_bytes -= flushed_bytes;
+                }
                 let end = offset + data_len as u64;
                 let tail_offset = align_down(end, self.alignment);
                 state.tail = buf[(tail_offset - offset) as usize..data_len].to_vec();
@@ -317,26 +441,26 @@ impl<F: File> Wal<F> {
                 drop(state);
                 self.flush_done.notify(usize::MAX);
                 Err(WalError::Io {
-                    path: self.path.clone(),
+                    path: self.path(),
                     source,
                 })
             }
         }
     }
 
-    async fn write_and_sync(&self, offset: u64, buf: &[u8]) -> vexfs_io::Result<()> {
+    async fn write_and_sync(&self, file: &F, offset: u64, buf: &[u8]) -> vexfs_io::Result<()> {
         let end = offset + buf.len() as u64;
         let allocated_end = self.state.borrow().allocated_end;
         if end > allocated_end {
             let new_end = align_up(end, self.preallocate_bytes);
-            self.file.preallocate(new_end).await?;
+            file.preallocate(new_end).await?;
             // Extend the visible size too, so appends inside it do not change the size that
             // fdatasync must persist; zeros read as the end-of-log marker.
-            self.file.truncate(new_end).await?;
+            file.truncate(new_end).await?;
             self.state.borrow_mut().allocated_end = new_end;
         }
-        self.file.write_at(offset, buf).await?;
-        self.file.sync_data().await
+        file.write_at(offset, buf).await?;
+        file.sync_data().await
     }
 }
 

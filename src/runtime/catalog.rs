@@ -5,7 +5,8 @@
 //! deletions are decided on core 0 (one place that can answer "already exists" without races)
 //! and then installed on every core.
 //!
-//! On disk: `<storage>/collections/<name>/config.json` and `…/<name>/shard-<s>/wal.log`.
+//! On disk: `<storage>/collections/<name>/config.json` and `…/<name>/shard-<s>/` (log files,
+//! segments, manifest: see `vexfs_shard::shard`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -13,10 +14,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vexfs_io::dma::DmaFileHandle;
+use vexfs_io::dma::DmaStorage;
 use vexfs_io::Storage;
-use vexfs_shard::wal::RecoveryPolicy;
-use vexfs_shard::{Shard, ShardSchema};
+use vexfs_shard::{run_flusher, Shard, ShardOptions, ShardSchema};
 
 use super::core::Core;
 use super::error::RuntimeError;
@@ -43,11 +43,11 @@ pub struct Collection {
     pub name: String,
     pub config: Arc<CollectionConfig>,
     /// Indexed by shard id; `Some` for the shards this core owns.
-    pub shards: Vec<Option<Rc<Shard<DmaFileHandle>>>>,
+    pub shards: Vec<Option<Rc<Shard<DmaStorage>>>>,
 }
 
 impl Collection {
-    pub fn local_shards(&self) -> impl Iterator<Item = (usize, &Rc<Shard<DmaFileHandle>>)> {
+    pub fn local_shards(&self) -> impl Iterator<Item = (usize, &Rc<Shard<DmaStorage>>)> {
         self.shards
             .iter()
             .enumerate()
@@ -107,11 +107,14 @@ async fn install(
             &core.storage,
             &dir,
             config.schema.clone(),
-            RecoveryPolicy::Strict,
+            ShardOptions::default(),
         )
         .await
         .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", dir.display())))?;
-        shards.push(Some(Rc::new(shard)));
+        let shard = Rc::new(shard);
+        // Writes the mutable part out as segments in the background; ends with the shard.
+        glommio::spawn_local(run_flusher(Rc::downgrade(&shard))).detach();
+        shards.push(Some(shard));
     }
     let collection = Rc::new(Collection {
         name: name.to_owned(),

@@ -15,7 +15,7 @@ use vexfs_shard::{
 
 use std::sync::Arc;
 
-use vexfs_io::dma::DmaFileHandle;
+use vexfs_io::dma::DmaStorage;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::Shard;
 
@@ -200,7 +200,7 @@ pub async fn retrieve(
             let mut found = Vec::with_capacity(wanted.len());
             for (s, id) in wanted {
                 if let Some(shard) = &coll.shards[s] {
-                    if let Some(r) = shard.store().get(id, &shape.payload, &shape.vectors) {
+                    if let Some(r) = shard.get(id, &shape.payload, &shape.vectors) {
                         found.push(r);
                     }
                 }
@@ -246,7 +246,7 @@ pub async fn count(
     let parts = fan_out(core, name, move |coll| {
         Ok(coll
             .local_shards()
-            .map(|(_, s)| s.store().count(filter.as_deref()))
+            .map(|(_, s)| s.count(filter.as_deref()))
             .sum::<usize>())
     })
     .await?;
@@ -295,7 +295,7 @@ pub async fn write_by_filter(
                 let coll = collection(&c, &name)?;
                 let mut pending = Vec::new();
                 for (_, shard) in coll.local_shards() {
-                    let ids = shard.store().matching_ids(&filter);
+                    let ids = shard.matching_ids(&filter);
                     if let Some(op) = template.with_ids(ids).filter(|op| !op.ids().is_empty()) {
                         pending.push((shard.clone(), shard.write(op)?));
                     }
@@ -315,7 +315,7 @@ pub async fn write_by_filter(
 /// Returns the highest LSN. Each flush runs in its own task: a flush whose future is dropped
 /// mid-I/O fails the log, and the request future may be dropped if its connection goes away.
 async fn flush(
-    pending: Vec<(Rc<Shard<DmaFileHandle>>, u64)>,
+    pending: Vec<(Rc<Shard<DmaStorage>>, u64)>,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
     let top = pending.iter().map(|(_, l)| *l).max().unwrap_or(0);
@@ -343,7 +343,7 @@ pub async fn scroll(
     let parts = fan_out(core, name, move |coll| {
         let mut recs: Vec<Record> = Vec::new();
         for (_, s) in coll.local_shards() {
-            recs.extend(s.store().scroll(
+            recs.extend(s.scroll(
                 from,
                 take,
                 filter.as_deref(),
@@ -403,10 +403,7 @@ pub async fn search(
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {
-            hits.extend(
-                s.store()
-                    .search(&params, &r.shape.payload, &r.shape.vectors)?,
-            );
+            hits.extend(s.search(&params, &r.shape.payload, &r.shape.vectors)?);
         }
         Ok(hits)
     })

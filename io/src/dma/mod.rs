@@ -361,4 +361,22 @@ impl Storage for DmaStorage {
     async fn sync_dir(&self, path: &Path) -> Result<()> {
         self.sync_dir_path(path).await
     }
+
+    async fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        glommio::io::rename(from, to).await.map_err(|e| {
+            os_err(
+                "rename",
+                &format!("{} -> {}", from.display(), to.display()),
+                e,
+            )
+        })
+    }
+
+    async fn remove_file(&self, path: &Path) -> Result<()> {
+        match glommio::io::remove(path).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(os_err("remove", &path.display().to_string(), e)),
+        }
+    }
 }

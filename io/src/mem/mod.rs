@@ -10,6 +10,9 @@
 //! - Directories are durable as soon as they are created or removed. A new file's *name* becomes
 //!   durable at the next `sync_dir` of its parent or `sync_data` of the file; until then a crash
 //!   forgets it. (The DMA backend is stricter: it syncs the parent when `open` creates a file.) `write_file_atomic` is atomic across crashes: the old or the new content.
+//! - `rename` and `remove_file` change the visible names at once and the durable names at the
+//!   next `sync_dir` of the parent, as with a real directory; a crash before that brings back
+//!   the old names (syncing the file's data does not persist a rename, only a creation).
 //! - After `crash()`, handles opened before it are dead (they return [`Error::Invalid`]): the
 //!   process that held them is gone.
 //! - The same seed and the same sequence of calls give the same faults and the same crash
@@ -291,6 +294,33 @@ impl Storage for MemStorage {
             inner.durable_names.insert(name, id);
         }
         inner.stats.dir_syncs += 1;
+        Ok(())
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        self.check_power("rename", from)?;
+        let mut inner = self.inner.borrow_mut();
+        inner.check_parent(to)?;
+        if inner.dir_exists(to) {
+            return Err(Error::Invalid(format!(
+                "rename {} to {}: target is a directory",
+                from.display(),
+                to.display()
+            )));
+        }
+        let Some(id) = inner.names.remove(from) else {
+            return Err(Error::Invalid(format!(
+                "rename {}: no such file",
+                from.display()
+            )));
+        };
+        inner.names.insert(to.to_path_buf(), id);
+        Ok(())
+    }
+
+    async fn remove_file(&self, path: &Path) -> Result<()> {
+        self.check_power("remove", path)?;
+        self.inner.borrow_mut().names.remove(path);
         Ok(())
     }
 }

@@ -162,8 +162,13 @@ impl Inner {
         }
     }
 
-    /// Makes the names of `id` durable (a file's creation is durable once it is synced).
+    /// Makes the names of a newly created `id` durable (a file's creation is durable once it is
+    /// synced). A file that already has a durable name keeps it: renames and removals need a
+    /// `sync_dir`, and syncing data does not persist them.
     pub fn persist_names_of(&mut self, id: FileId) {
+        if self.durable_names.values().any(|v| *v == id) {
+            return;
+        }
         for (name, _) in self.names.iter().filter(|(_, v)| **v == id) {
             self.durable_names.insert(name.clone(), id);
         }

@@ -376,24 +376,28 @@ impl Segment {
             if !top.accepts(score, id) {
                 continue;
             }
-            if let Some(filter) = params.filter {
-                // No payload index yet: parse the candidate's payload. A payload that does
-                // not parse was caught by the checksum at open, so treat it as empty.
-                let payload = self.payload(slot as u32).ok().flatten();
-                let has_vector = |name: &str| {
-                    self.column(name)
-                        .is_some_and(|c| bit(u64s(body.columns[c].present.as_slice()), slot))
-                };
-                let view = crate::filter::PointView {
-                    id,
-                    payload: payload.as_ref(),
-                    has_vector: &has_vector,
-                };
-                if !filter.matches(&view) {
-                    continue;
-                }
+            if !self.matches(slot as u32, params.filter) {
+                continue;
             }
             top.push(score, id, tag(slot as u32));
         }
+    }
+
+    /// Whether the point in `slot` passes `filter` (no filter passes everything); deleted or
+    /// not, the caller decides.
+    pub fn matches(&self, slot: u32, filter: Option<&crate::filter::Filter>) -> bool {
+        let Some(filter) = filter else { return true };
+        let Some(id) = self.id(slot) else {
+            return false;
+        };
+        // No payload index yet: parse the candidate's payload. A payload that does not parse
+        // was caught by the checksum at open, so treat it as empty.
+        let payload = self.payload(slot).ok().flatten();
+        let has_vector = |name: &str| self.column(name).is_some_and(|c| self.has_vector(c, slot));
+        filter.matches(&crate::filter::PointView {
+            id,
+            payload: payload.as_ref(),
+            has_vector: &has_vector,
+        })
     }
 }

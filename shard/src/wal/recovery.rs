@@ -10,7 +10,7 @@ use super::Lsn;
 #[derive(Debug)]
 pub(crate) struct Replay {
     pub payloads: Vec<Vec<u8>>,
-    /// LSN of the last intact record, 0 when there is none.
+    /// LSN of the last intact record; `first_lsn - 1` when there is none.
     pub last_lsn: Lsn,
     /// Byte offset just past the last intact record: where the log continues.
     pub end: u64,
@@ -60,8 +60,9 @@ impl<'a, F: File> SeqReader<'a, F> {
     }
 }
 
-/// Reads every intact record from the start of the file.
-pub(crate) async fn replay<F: File>(file: &F) -> vexfs_io::Result<Replay> {
+/// Reads every intact record from the start of the file, whose first record must carry
+/// `first_lsn`.
+pub(crate) async fn replay<F: File>(file: &F, first_lsn: Lsn) -> vexfs_io::Result<Replay> {
     let size = file.size().await?;
     let mut reader = SeqReader {
         file,
@@ -70,7 +71,7 @@ pub(crate) async fn replay<F: File>(file: &F) -> vexfs_io::Result<Replay> {
         buf_start: 0,
     };
     let mut payloads = Vec::new();
-    let mut last_lsn: Lsn = 0;
+    let mut last_lsn: Lsn = first_lsn - 1;
     let mut pos = 0u64;
     let stop_reason = loop {
         let Some(raw) = reader.bytes(pos, WAL_HEADER_BYTES).await? else {
@@ -91,7 +92,7 @@ pub(crate) async fn replay<F: File>(file: &F) -> vexfs_io::Result<Replay> {
                 h.lsn
             );
         }
-        if last_lsn != 0 && h.lsn != last_lsn + 1 {
+        if h.lsn != last_lsn + 1 {
             break format!("lsn {} does not follow lsn {last_lsn}", h.lsn);
         }
         let Some(record) = reader.bytes(pos, h.record_len()).await? else {

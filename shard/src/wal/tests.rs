@@ -31,6 +31,7 @@ pub(super) async fn open_wal(
     let options = WalOptions {
         policy,
         preallocate_bytes: TEST_PREALLOCATE_BYTES,
+        ..WalOptions::default()
     };
     Wal::open_with_options(file, WAL_PATH.into(), options).await
 }

@@ -17,6 +17,9 @@ pub struct WalOptions {
     pub policy: RecoveryPolicy,
     /// Growth step of the file in bytes; a multiple of the file's alignment.
     pub preallocate_bytes: u64,
+    /// LSN of the file's first record (of the next one appended, when the file is empty):
+    /// 1 for the first file of a log, the boundary + 1 for a file started by a rotation.
+    pub first_lsn: Lsn,
 }
 
 impl Default for WalOptions {
@@ -24,6 +27,7 @@ impl Default for WalOptions {
         WalOptions {
             policy: RecoveryPolicy::Strict,
             preallocate_bytes: WAL_PREALLOCATE_BYTES,
+            first_lsn: 1,
         }
     }
 }
@@ -53,6 +57,15 @@ pub enum WalError {
     RecordTooLarge { len: usize, max: usize },
     #[error("WAL {path}: sync_to({lsn}) beyond the last appended lsn {last}")]
     NotAppended { path: String, lsn: Lsn, last: Lsn },
+    /// Records the log must hold are missing: a file ends early although a later file exists
+    /// (the later file was created only after this one was synced), or no file starts early
+    /// enough.
+    #[error("WAL {path}: expected records up to lsn {expected}, found only up to lsn {found}")]
+    Missing {
+        path: String,
+        expected: Lsn,
+        found: Lsn,
+    },
 }
 
 /// Counters for benchmarks and tests.

@@ -1,0 +1,153 @@
+//! One shard: a small mutable point store fed by the write-ahead log, plus immutable segments.
+//! Owned by exactly one core; used through `&self` from that core's tasks, never holding a
+//! borrow across an await.
+//!
+//! Files in the shard directory:
+//! - `wal-<first lsn>.log`: the log, split into files at each flush ([`crate::wal::files`]);
+//! - `seg-<lsn>.seg`: a segment holding the writes up to `lsn`;
+//! - `seg-<lsn>.seg.del-<lsn2>`: that segment's deletions as of the flush at `lsn2`;
+//! - `manifest.json`: which of those make up the shard, and where replay starts
+//!   ([`manifest`] explains why a manifest).
+//!
+//! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
+//! as a new segment in the background ([`flush`] has the steps and the crash argument).
+
+mod flush;
+mod manifest;
+mod options;
+mod parts;
+mod read;
+mod recover;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_model;
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::rc::Weak;
+
+use event_listener::Event;
+use vexfs_io::Storage;
+
+use crate::error::Result;
+use crate::op::WriteOp;
+use crate::schema::ShardSchema;
+use crate::wal::{Lsn, Wal, WalStats};
+
+pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};
+pub use options::{
+    ShardOptions, SEGMENT_FLUSH_CHUNK_POINTS, SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
+};
+use parts::Parts;
+
+pub struct Shard<S: Storage> {
+    storage: S,
+    dir: PathBuf,
+    options: ShardOptions,
+    schema: ShardSchema,
+    parts: RefCell<Parts>,
+    wal: Wal<S::File>,
+    /// The manifest as last committed.
+    manifest: RefCell<Manifest>,
+    /// Reused encoding buffer for log records.
+    scratch: RefCell<Vec<u8>>,
+    /// A flush is running (one at a time).
+    flushing: Cell<bool>,
+    /// Notified when the mutable part passes a threshold, and when the shard is dropped.
+    flush_wanted: Event,
+}
+
+impl<S: Storage> Shard<S> {
+    /// Validates, logs (buffered) and applies a write. Durable once `sync_to(lsn)` returns.
+    pub fn write(&self, mut op: WriteOp) -> Result<Lsn> {
+        {
+            let parts = self.parts.borrow();
+            parts
+                .mutable
+                .prepare_with(&mut op, &|id| parts.contains(id))?;
+        }
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.clear();
+        op.encode(&mut scratch);
+        let lsn = self.wal.append(&scratch)?;
+        drop(scratch);
+        self.parts.borrow_mut().apply(op, lsn);
+        if self.needs_flush() {
+            self.flush_wanted.notify(1);
+        }
+        Ok(lsn)
+    }
+
+    /// Resolves once every write up to `lsn` is on disk (shared fdatasync per flush).
+    pub async fn sync_to(&self, lsn: Lsn) -> Result<()> {
+        Ok(self.wal.sync_to(lsn).await?)
+    }
+
+    /// Whether a flush to a new segment is due: the mutable part is large, or the log holds
+    /// many records no segment covers (updates and deletes only grow the log).
+    pub fn needs_flush(&self) -> bool {
+        if self.flushing.get() {
+            return false;
+        }
+        let unflushed = self.wal.last_lsn() - self.manifest.borrow().flushed_lsn;
+        self.parts.borrow().mutable.len() >= self.options.flush_points
+            || unflushed >= self.options.flush_wal_records
+    }
+
+    pub fn schema(&self) -> &ShardSchema {
+        &self.schema
+    }
+
+    /// Number of segments (for tests and stats).
+    pub fn segment_count(&self) -> usize {
+        self.parts.borrow().segments.len()
+    }
+
+    /// Points in the mutable part (for tests and stats).
+    pub fn mutable_len(&self) -> usize {
+        self.parts.borrow().mutable.len()
+    }
+
+    /// Every write up to this LSN is in the segments.
+    pub fn flushed_lsn(&self) -> Lsn {
+        self.manifest.borrow().flushed_lsn
+    }
+
+    pub fn wal_stats(&self) -> WalStats {
+        self.wal.stats()
+    }
+
+    pub fn last_lsn(&self) -> Lsn {
+        self.wal.last_lsn()
+    }
+}
+
+impl<S: Storage> Drop for Shard<S> {
+    fn drop(&mut self) {
+        // Lets a waiting `run_flusher` see the shard is gone and end.
+        self.flush_wanted.notify(usize::MAX);
+    }
+}
+
+/// Flushes the shard whenever [`Shard::needs_flush`], until the shard is dropped or a flush
+/// fails (which fails its log: the shard then refuses writes until reopened). Spawn one per
+/// shard on its owning core; it holds the shard only while a flush runs.
+pub async fn run_flusher<S: Storage>(shard: Weak<Shard<S>>) {
+    loop {
+        let listener = {
+            let Some(s) = shard.upgrade() else { return };
+            let l = s.flush_wanted.listen();
+            if s.needs_flush() {
+                drop(l);
+                if let Err(e) = s.flush().await {
+                    tracing::error!(dir = %s.dir.display(), "segment flush failed: {e}");
+                    return;
+                }
+                continue;
+            }
+            l
+        };
+        listener.await;
+    }
+}
