@@ -40,6 +40,11 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    /// Points a shard's mutable part holds before it is written out as a segment.
+    pub segment_flush_points: usize,
+    /// Growth step of write-ahead-log files, in bytes (a multiple of 4096): space is reserved
+    /// ahead so that fdatasync rarely has to update the file size.
+    pub wal_preallocate_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +96,8 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             path: PathBuf::from("./storage"),
+            segment_flush_points: vexfs_shard::shard::SEGMENT_FLUSH_POINTS,
+            wal_preallocate_bytes: WAL_PREALLOCATE_BYTES,
         }
     }
 }
@@ -133,6 +140,12 @@ impl Default for LogConfig {
         }
     }
 }
+
+/// Default growth step of log files: 16 MiB keeps a fresh shard's disk footprint small while
+/// an fdatasync that must extend the file stays rare (once per 16 MiB of log).
+const WAL_PREALLOCATE_BYTES: u64 = 16 * 1024 * 1024;
+/// Alignment log growth steps must keep (the largest O_DIRECT block size in use).
+const WAL_PREALLOCATE_ALIGN_BYTES: u64 = 4096;
 
 /// Smallest io_memory glommio accepts, in KiB.
 const IO_MEMORY_MIN_KIB: usize = 512;
@@ -188,6 +201,15 @@ impl Config {
                 "server.port must be between 1 and 65535 (every core listens on the same port)"
                     .into(),
             );
+        }
+        let step = self.storage.wal_preallocate_bytes;
+        if step == 0 || !step.is_multiple_of(WAL_PREALLOCATE_ALIGN_BYTES) {
+            return Err(format!(
+                "storage.wal_preallocate_bytes = {step} must be a positive multiple of {WAL_PREALLOCATE_ALIGN_BYTES}"
+            ));
+        }
+        if self.storage.segment_flush_points == 0 {
+            return Err("storage.segment_flush_points must be at least 1".into());
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err("storage.path is empty".into());

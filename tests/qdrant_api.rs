@@ -810,3 +810,77 @@ fn aliases_cluster_and_service_routes() {
         json!([])
     );
 }
+
+#[test]
+fn segments_flush_on_real_disk_and_survive_restarts() {
+    let mut s = Server::start_with_config(
+        "[storage]\nsegment_flush_points = 40\nwal_preallocate_bytes = 65536\n",
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/g",
+            r#"{"vectors":{"size":4,"distance":"Cosine"},"shard_number":2}"#
+        )
+        .0,
+        200
+    );
+    let data = vectors(600, 4, 5);
+    for chunk in 0..12 {
+        upsert(&s, "g", &data[chunk * 50..(chunk + 1) * 50], chunk * 50);
+    }
+    // Updates and deletes that hit points already written out as segments.
+    let (st, _) = s.json(
+        "POST",
+        "/collections/g/points/payload?wait=true",
+        r#"{"payload":{"late":true},"points":[1,2,3]}"#,
+    );
+    assert_eq!(st, 200);
+    let (st, _) = s.json(
+        "POST",
+        "/collections/g/points/delete?wait=true",
+        r#"{"filter":{"must":[{"key":"i","range":{"lt":10}}],"must_not":[{"has_id":[1,2,3]}]}}"#,
+    );
+    assert_eq!(st, 200);
+    let (_, v) = s.json("POST", "/collections/g/points/count", "{}");
+    assert_eq!(v["result"]["count"], 593);
+    let segments = walk(&s.storage())
+        .into_iter()
+        .filter(|p| p.ends_with(".seg"))
+        .count();
+    assert!(segments > 0, "no segment written: {:?}", walk(&s.storage()));
+    let snapshot = |s: &Server| {
+        let (_, v) = s.json(
+            "POST",
+            "/collections/g/points/scroll",
+            r#"{"limit":1000,"with_vector":true}"#,
+        );
+        let (_, hits) = s.json(
+            "POST",
+            "/collections/g/points/search",
+            r#"{"vector":[0.1,0.2,0.3,0.4],"limit":20,"with_payload":true}"#,
+        );
+        (v["result"].clone(), hits["result"].clone())
+    };
+    let before = snapshot(&s);
+    assert_eq!(before.0["points"][1]["payload"]["late"], true);
+    s.kill_and_restart();
+    assert_eq!(snapshot(&s), before, "after SIGKILL");
+    s.stop_and_restart();
+    assert_eq!(snapshot(&s), before, "after SIGTERM");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use vexfs_io::dma::DmaStorage;
 use vexfs_io::Storage;
-use vexfs_shard::{run_flusher, Shard, ShardOptions, ShardSchema};
+use vexfs_shard::{run_flusher, Shard, ShardSchema};
 
 use super::core::Core;
 use super::error::RuntimeError;
@@ -107,7 +107,7 @@ async fn install(
             &core.storage,
             &dir,
             config.schema.clone(),
-            ShardOptions::default(),
+            core.shared.shard_options,
         )
         .await
         .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", dir.display())))?;

@@ -32,6 +32,8 @@ pub struct Shared {
     pub storage_root: PathBuf,
     pub limits: HttpLimits,
     pub api_keys: ApiKeys,
+    /// How shards are opened (flush threshold, log growth step).
+    pub shard_options: vexfs_shard::ShardOptions,
     pub started: Instant,
     /// Start time as RFC 3339 (telemetry's `startup`).
     pub started_at_rfc3339: String,

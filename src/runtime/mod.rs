@@ -67,6 +67,11 @@ pub fn run(config: Config) -> Result<(), String> {
         cores,
         storage_root: config.storage.path.clone(),
         limits: config.http_limits(),
+        shard_options: vexfs_shard::ShardOptions {
+            flush_points: config.storage.segment_flush_points,
+            wal_preallocate_bytes: config.storage.wal_preallocate_bytes,
+            ..Default::default()
+        },
         api_keys: ApiKeys::new(
             config.service.api_key.clone(),
             config.service.read_only_api_key.clone(),

@@ -261,7 +261,7 @@ pub async fn shard_counts(
     let parts = fan_out(core, name, |coll| {
         Ok(coll
             .local_shards()
-            .map(|(id, s)| (id, s.store().count(None)))
+            .map(|(id, s)| (id, s.count(None)))
             .collect::<Vec<_>>())
     })
     .await?;

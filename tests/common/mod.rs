@@ -48,11 +48,18 @@ impl Server {
 
     fn spawn(&mut self) {
         let config = self.dir.path().join("config.toml");
+        // Keys of an extra `[storage]` section join the generated one (TOML forbids two).
+        let (storage_keys, rest) = match self.extra_config.strip_prefix("[storage]\n") {
+            Some(after) => match after.find("\n[") {
+                Some(i) => (&after[..i + 1], &after[i + 1..]),
+                None => (after, ""),
+            },
+            None => ("", self.extra_config.as_str()),
+        };
         let text = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = {}\n[storage]\npath = {:?}\n{}\n",
+            "[server]\nhost = \"127.0.0.1\"\nport = {}\n[storage]\npath = {:?}\n{storage_keys}\n{rest}\n",
             self.port,
             self.storage(),
-            self.extra_config
         );
         std::fs::write(&config, text).expect("write config");
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log");
