@@ -25,6 +25,8 @@ pub enum Route {
     CreateCollection(String),
     GetCollection(String),
     DeleteCollection(String),
+    UpdateCollection(String),
+    Optimizations(String),
     CollectionExists(String),
     Upsert(String),
     GetPoint(String, String),
@@ -67,6 +69,7 @@ impl Route {
             self,
             Route::CreateCollection(_)
                 | Route::DeleteCollection(_)
+                | Route::UpdateCollection(_)
                 | Route::Upsert(_)
                 | Route::DeletePoints(_)
         )
@@ -145,6 +148,7 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 Get => Some(Route::GetCollection(c)),
                 Put => Some(Route::CreateCollection(c)),
                 Delete => Some(Route::DeleteCollection(c)),
+                Patch => Some(Route::UpdateCollection(c)),
                 _ => None,
             }
         }
@@ -155,6 +159,10 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
         ["collections", c, "index", field] => {
             let (c, field) = (decode(c)?, decode(field)?);
             (m == Delete).then_some(Route::DeleteIndex(c, field))
+        }
+        ["collections", c, "optimizations"] => {
+            let c = decode(c)?;
+            (m == Get).then_some(Route::Optimizations(c))
         }
         ["collections", c, "exists"] => {
             let c = decode(c)?;

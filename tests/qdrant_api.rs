@@ -884,3 +884,53 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn update_collection_and_optimizations() {
+    let mut s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/u",
+            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
+        )
+        .0,
+        200
+    );
+    let patch = r#"{"optimizers_config":{"indexing_threshold":5000},"hnsw_config":{"m":32},"params":{"replication_factor":2},"vectors":{"":{"on_disk":true}},"metadata":{"team":"search"}}"#;
+    let (st, v) = s.json("PATCH", "/collections/u", patch);
+    assert_eq!(st, 200, "{v}");
+    s.stop_and_restart();
+    let (_, v) = s.json("GET", "/collections/u", "");
+    let c = &v["result"]["config"];
+    assert_eq!(c["optimizer_config"]["indexing_threshold"], 5000);
+    assert_eq!(
+        c["optimizer_config"]["deleted_threshold"], 0.2,
+        "unchanged settings stay"
+    );
+    assert_eq!(c["hnsw_config"]["m"], 32);
+    assert_eq!(c["params"]["replication_factor"], 2);
+    assert_eq!(c["params"]["vectors"]["on_disk"], true);
+    assert_eq!(c["metadata"]["team"], "search");
+    assert_eq!(
+        s.json(
+            "PATCH",
+            "/collections/u",
+            r#"{"vectors":{"nope":{"on_disk":true}}}"#
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        s.json(
+            "PATCH",
+            "/collections/u",
+            r#"{"quantization_config":{"scalar":{"type":"int8"}}}"#
+        )
+        .0,
+        400
+    );
+    assert_eq!(s.json("PATCH", "/collections/missing", "{}").0, 404);
+    let (_, v) = s.json("GET", "/collections/u/optimizations", "");
+    assert_eq!(v["result"]["running"], json!([]));
+}

@@ -13,6 +13,7 @@ use super::write_result;
 use crate::limits;
 use crate::runtime::catalog::{self, CollectionConfig};
 use crate::runtime::core::Core;
+use crate::runtime::error::RuntimeError;
 use crate::runtime::ops;
 
 #[derive(Deserialize)]
@@ -249,4 +250,155 @@ pub fn exists(core: &Core, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
 pub async fn delete(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
     let existed = catalog::delete(core, name.to_owned()).await?;
     write_result(out, &existed)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateCollection {
+    vectors: Option<Map<String, Value>>,
+    optimizers_config: Option<Map<String, Value>>,
+    params: Option<ParamsDiff>,
+    hnsw_config: Option<Map<String, Value>>,
+    quantization_config: Option<Value>,
+    sparse_vectors: Option<Map<String, Value>>,
+    strict_mode_config: Option<Value>,
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamsDiff {
+    replication_factor: Option<u32>,
+    write_consistency_factor: Option<u32>,
+    read_fan_out_factor: Option<u32>,
+    read_fan_out_delay_ms: Option<u64>,
+    on_disk_payload: Option<bool>,
+    payload: Option<Value>,
+}
+
+/// Merges `diff` into the object `target[key]` (created when missing).
+fn merge_into(target: &mut Value, key: &str, diff: Map<String, Value>) {
+    if !target[key].is_object() {
+        target[key] = Value::Object(Map::new());
+    }
+    if let Value::Object(m) = &mut target[key] {
+        for (k, v) in diff {
+            m.insert(k, v);
+        }
+    }
+}
+
+/// `PATCH /collections/{name}`: settings that are stored and reported change; anything that
+/// would need the engine to change its data layout is refused by name.
+pub async fn update(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let req: UpdateCollection = parse_body(body)?;
+    // `"quantization_config": "Disabled"` turns quantization off, which it is.
+    if req
+        .quantization_config
+        .as_ref()
+        .is_some_and(|q| q != "Disabled")
+    {
+        return Err(Error::unsupported("quantization_config"));
+    }
+    refuse_if_set(&req.strict_mode_config, "strict_mode_config")?;
+    if req.sparse_vectors.as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(Error::unsupported("sparse_vectors"));
+    }
+    if let Some(p) = &req.params {
+        refuse_if_set(&p.payload, "payload storage configuration")?;
+        for (field, v) in [
+            ("replication_factor", p.replication_factor),
+            ("write_consistency_factor", p.write_consistency_factor),
+        ] {
+            if v == Some(0) {
+                return Err(Error::Validation(format!(
+                    "params.{field}: value 0 invalid, must be 1 or larger"
+                )));
+            }
+        }
+    }
+    let mut vector_diffs = Vec::new();
+    for (vname, diff) in req.vectors.unwrap_or_default() {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct VectorDiff {
+            hnsw_config: Option<Map<String, Value>>,
+            quantization_config: Option<Value>,
+            on_disk: Option<bool>,
+        }
+        let d: VectorDiff = serde_json::from_value(diff).map_err(Error::format)?;
+        if d.quantization_config
+            .as_ref()
+            .is_some_and(|q| q != "Disabled")
+        {
+            return Err(Error::unsupported("quantization_config"));
+        }
+        vector_diffs.push((vname, d.hnsw_config, d.on_disk));
+    }
+    catalog::update_config(core, name.to_owned(), move |config| {
+        let x = &mut config.extra;
+        for (vname, hnsw, on_disk) in vector_diffs {
+            let known = config.schema.column(&vname).is_some();
+            if !known {
+                return Err(RuntimeError::WrongInput(format!(
+                    "Wrong input: Not existing vector name error: {vname}"
+                )));
+            }
+            // The unnamed vector is reported as the `vectors` object itself.
+            let target = if config.unnamed_vector {
+                &mut x["vectors"]
+            } else {
+                &mut x["vectors"][vname.as_str()]
+            };
+            if let Some(h) = hnsw {
+                merge_into(target, "hnsw_config", h);
+            }
+            if let Some(d) = on_disk {
+                target["on_disk"] = Value::Bool(d);
+            }
+        }
+        if let Some(h) = req.hnsw_config {
+            merge_into(x, "hnsw_config", h);
+        }
+        if let Some(o) = req.optimizers_config {
+            merge_into(x, "optimizer_config", o);
+        }
+        if let Some(m) = req.metadata {
+            merge_into(x, "metadata", m);
+        }
+        if let Some(p) = req.params {
+            if let Some(v) = p.replication_factor {
+                x["replication_factor"] = json!(v);
+            }
+            if let Some(v) = p.write_consistency_factor {
+                x["write_consistency_factor"] = json!(v);
+            }
+            if let Some(v) = p.on_disk_payload {
+                x["on_disk_payload"] = json!(v);
+            }
+            // Read fan-out only matters with replicas; accepted and not reported.
+            let _ = (p.read_fan_out_factor, p.read_fan_out_delay_ms);
+        }
+        Ok(())
+    })
+    .await?;
+    write_result(out, &true)
+}
+
+/// `GET /collections/{name}/optimizations`: segments are written by a background flush, not
+/// by an optimizer queue, so nothing is ever queued or running from the API's point of view.
+pub fn optimizations(core: &Core, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    core.catalog.borrow().get(name)?;
+    write_result(
+        out,
+        &json!({
+            "summary": {"queued_optimizations": 0, "queued_segments": 0, "queued_points": 0, "idle_segments": 0},
+            "running": [],
+        }),
+    )
 }

@@ -509,6 +509,34 @@ case("search_batch", "post", P + "/search/batch", coll("plain"), spec=SPEC_SEARC
 case("discover_not_routed", "post", P + "/discover", coll("plain"), spec=SPEC_SEARCH,
      body={"target": 1, "limit": 3}, expect=404)
 
+# -- indexes, aliases, cluster, service, collection updates -------------------------------------
+case("create_index", "put", C + "/index", fresh_plain("ix"), query="wait=true",
+     body={"field_name": "city", "field_schema": "keyword"})
+case("create_index_params", "put", C + "/index", fresh_plain("ixp"),
+     body={"field_name": "city", "field_schema": {"type": "keyword", "is_tenant": True}})
+case("create_index_bad_type", "put", C + "/index", coll("plain"),
+     body={"field_name": "city", "field_schema": "nonsense"}, expect=VALIDATION)
+case("delete_index_missing", "delete", C + "/index/{field_name}",
+     {"collection_name": "plain", "field_name": "no_such_field"}, expect=404)
+case("update_aliases", "post", "/collections/aliases", {},
+     body={"actions": [{"create_alias": {"collection_name": "plain", "alias_name": "plain_alias"}}]},
+     check=result_is(True))
+case("update_aliases_missing_collection", "post", "/collections/aliases", {},
+     body={"actions": [{"create_alias": {"collection_name": "nope", "alias_name": "a1"}}]}, expect=404)
+case("list_aliases", "get", "/aliases", {})
+case("collection_aliases", "get", C + "/aliases", coll("plain"))
+case("cluster_status", "get", "/cluster", {})
+case("collection_cluster", "get", C + "/cluster", coll("plain"))
+case("collection_cluster_update_refused", "post", C + "/cluster", coll("plain"),
+     body={"move_shard": {"shard_id": 0, "from_peer_id": 1, "to_peer_id": 2}}, expect=400)
+case("telemetry", "get", "/telemetry", {})
+case("issues", "get", "/issues", {})
+case("clear_issues", "delete", "/issues", {})
+case("update_collection", "patch", C, fresh_plain("upd"),
+     body={"optimizers_config": {"indexing_threshold": 5000}, "hnsw_config": {"m": 32}},
+     check=result_is(True))
+case("optimizations", "get", C + "/optimizations", coll("plain"))
+
 # -- payload -------------------------------------------------------------------------------------------
 case("set_payload_ids", "post", P + "/payload", fresh_plain("pl_set"), query="wait=true",
      body={"payload": {"color": "red"}, "points": [1, 2, UUIDS[0]]})
@@ -598,6 +626,13 @@ def test_every_implemented_route_is_covered():
         ("post", S), ("post", Q), ("post", P + "/payload"), ("put", P + "/payload"),
         ("post", P + "/payload/delete"), ("post", P + "/payload/clear"),
         ("put", P + "/vectors"), ("post", P + "/vectors/delete"), ("post", P + "/batch"),
+        ("put", C + "/index"), ("delete", C + "/index/{field_name}"),
+        ("post", "/collections/aliases"), ("get", "/aliases"), ("get", C + "/aliases"),
+        ("get", "/cluster"), ("get", C + "/cluster"), ("post", C + "/cluster"),
+        ("get", "/telemetry"), ("get", "/issues"), ("delete", "/issues"),
+        ("patch", C), ("get", C + "/optimizations"),
+        ("post", P + "/recommend"), ("post", P + "/recommend/batch"),
+        ("post", P + "/search/batch"), ("post", Q + "/batch"),
     }
     missing = implemented - {(m, t) for m, t, _ in covered}
     assert not missing, f"implemented routes without a schema case: {sorted(missing)}"
