@@ -33,6 +33,14 @@ pub struct HttpLimits {
     pub body_timeout_ms: u64,
     /// Time an idle keep-alive connection is kept open.
     pub idle_timeout_ms: u64,
+    /// Open connections per core; more are answered 503 and closed (see [`admit`]).
+    pub connections_max_per_core: usize,
+    /// Pipelined requests answered before their answers are written out; while they are being
+    /// written (the peer reads them), no more input is read.
+    pub pipeline_max_in_flight: usize,
+    /// Deepest array/object nesting accepted in a request body; deeper → 400 before the
+    /// handler runs, so no JSON parser recurses on hostile input.
+    pub json_depth_max: usize,
 }
 
 /// HTTP method, as far as the router cares.
@@ -97,5 +105,8 @@ pub(crate) fn test_limits() -> HttpLimits {
         head_timeout_ms: 2_000,
         body_timeout_ms: 2_000,
         idle_timeout_ms: 2_000,
+        connections_max_per_core: 64,
+        pipeline_max_in_flight: 4,
+        json_depth_max: 8,
     }
 }
