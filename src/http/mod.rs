@@ -22,6 +22,8 @@ pub use conn::serve_connection;
 pub use error::Error;
 pub use json_depth::json_depth_exceeds;
 pub use parse::{parse_head, BodyFraming, Head, HeaderSpan, Span, HEADERS_MAX_COUNT};
+/// The socket-free framing state machine, public for the fuzz targets in `tests/fuzz/`.
+pub use reader::{empty_header_slots, Phase, RequestReader, Step};
 pub use response::error_body;
 pub use shutdown::{Shutdown, Wait};
 
