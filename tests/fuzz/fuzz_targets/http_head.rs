@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         // A head never contains a bare LF (RFC 9112 §2.2, refused on purpose).
         let bytes = &data[..head.len];
         for (i, &b) in bytes.iter().enumerate() {
-            assert!(b != b'\n' || (i > 0 && bytes[i - 1] == b'\r'), "bare LF accepted");
+            assert!(
+                b != b'\n' || (i > 0 && bytes[i - 1] == b'\r'),
+                "bare LF accepted"
+            );
         }
     }
 });
