@@ -74,6 +74,12 @@ pub struct LimitsConfig {
     pub head_timeout_ms: u64,
     pub body_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// Open connections per core; beyond it new connections get 503 and are closed.
+    pub connections_max_per_core: usize,
+    /// Pipelined requests answered before their answers are flushed (and input reading waits).
+    pub pipeline_max_in_flight: usize,
+    /// Deepest array/object nesting in a JSON body; deeper → 400 before parsing.
+    pub json_depth_max: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +135,9 @@ impl Default for LimitsConfig {
             head_timeout_ms: limits::HEAD_TIMEOUT_MS,
             body_timeout_ms: limits::BODY_TIMEOUT_MS,
             idle_timeout_ms: limits::IDLE_TIMEOUT_MS,
+            connections_max_per_core: limits::CONNECTIONS_MAX_PER_CORE,
+            pipeline_max_in_flight: limits::PIPELINE_MAX_IN_FLIGHT,
+            json_depth_max: limits::JSON_DEPTH_MAX,
         }
     }
 }
@@ -225,6 +234,11 @@ impl Config {
             head_timeout_ms: self.limits.head_timeout_ms,
             body_timeout_ms: self.limits.body_timeout_ms,
             idle_timeout_ms: self.limits.idle_timeout_ms,
+            // 0 would refuse every connection, never answer, or refuse every JSON body: read
+            // as the smallest working value rather than a server that cannot serve.
+            connections_max_per_core: self.limits.connections_max_per_core.max(1),
+            pipeline_max_in_flight: self.limits.pipeline_max_in_flight.max(1),
+            json_depth_max: self.limits.json_depth_max.max(1),
         }
     }
 }

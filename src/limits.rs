@@ -13,6 +13,23 @@ pub const HEAD_TIMEOUT_MS: u64 = 10_000;
 pub const BODY_TIMEOUT_MS: u64 = 60_000;
 /// Time an idle keep-alive connection stays open.
 pub const IDLE_TIMEOUT_MS: u64 = 120_000;
+/// Open client connections one core serves at once; more are answered 503 and closed.
+/// actix-web's default `max_connections` per worker, which is what Qdrant runs with.
+pub const CONNECTIONS_MAX_PER_CORE: usize = 25_000;
+/// Pipelined requests answered on one connection before their answers must be written out.
+/// actix-http's bound on pipelined messages per connection.
+pub const PIPELINE_MAX_IN_FLIGHT: usize = 16;
+/// Deepest nesting of arrays/objects accepted in a JSON body: serde_json's recursion limit,
+/// which Qdrant's JSON extractor inherits.
+pub const JSON_DEPTH_MAX: usize = 128;
+/// Answers of pipelined requests held in memory before they are written, in bytes. A client
+/// that stops reading holds at most this plus one answer (and the kernel's socket buffers).
+pub const OUTPUT_BUFFER_MAX_BYTES: usize = 256 * 1024;
+/// Connections being refused (503, then a short linger) at once per core; past this a refused
+/// connection is closed without an answer, so a connection flood cannot pile up tasks.
+pub const REFUSALS_MAX_IN_FLIGHT: usize = 256;
+/// How long a refused connection is drained after its 503 before it is closed.
+pub const REFUSAL_LINGER_MS: u64 = 200;
 
 /// Memory glommio registers for io_uring buffers per executor, in bytes. Must stay below
 /// RLIMIT_MEMLOCK divided by the core count (8 MiB on the reference box) and ≥ 512 KiB.

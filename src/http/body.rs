@@ -32,7 +32,9 @@ enum State {
     DataLf,
     /// At the start of a trailer line (or of the final empty line).
     TrailerStart,
-    /// Inside a trailer line, skipped up to CR.
+    /// Inside a trailer field name, up to `:`.
+    TrailerName,
+    /// Inside a trailer field value, skipped up to CR.
     Trailer,
     /// Got the CR ending a trailer line; LF must follow.
     TrailerLf,
@@ -127,9 +129,8 @@ impl ChunkedDecoder {
             (State::Size, b' ' | b'\t') => {
                 self.size_line_done(State::SizeWs, decoded, body_max_bytes)?
             }
-            (State::Size | State::SizeWs, b'\r') => {
-                self.size_line_done(State::SizeLf, decoded, body_max_bytes)?
-            }
+            (State::Size, b'\r') => self.size_line_done(State::SizeLf, decoded, body_max_bytes)?,
+            // RFC 9112 §7.1.1 allows whitespace after the size only before an extension.
             (State::SizeWs, b' ' | b'\t') => State::SizeWs,
             (State::SizeWs, b';') => State::Ext,
             (State::Size | State::SizeWs, _) => {
@@ -137,6 +138,9 @@ impl ChunkedDecoder {
             }
             (State::Ext, b'\r') => State::SizeLf,
             (State::Ext, b'\n') => return Err(Error::InvalidChunk("bare LF in chunk extension")),
+            (State::Ext, _) if is_ctl(b) => {
+                return Err(Error::InvalidChunk("control character in chunk extension"))
+            }
             (State::Ext, _) => {
                 self.skipped += 1;
                 if self.skipped > CHUNK_EXT_MAX_BYTES {
@@ -161,17 +165,31 @@ impl ChunkedDecoder {
             }
             (State::DataLf, _) => return Err(Error::InvalidChunk("missing LF after chunk data")),
             (State::TrailerStart, b'\r') => State::FinalLf,
-            (State::TrailerStart | State::Trailer, b'\n') => {
+            (State::TrailerStart | State::TrailerName | State::Trailer, b'\n') => {
                 return Err(Error::InvalidChunk("bare LF in trailers"))
             }
+            // Trailers are ignored, but held to the grammar of header fields so that no hop
+            // could read one of them as the end of the body or a folded line.
+            (State::TrailerStart, b' ' | b'\t') => {
+                return Err(Error::InvalidChunk("obsolete line folding in trailers"))
+            }
+            (State::TrailerStart | State::TrailerName, _) if is_tchar(b) => {
+                self.count_trailer_byte()?;
+                State::TrailerName
+            }
+            (State::TrailerName, b':') => {
+                self.count_trailer_byte()?;
+                State::Trailer
+            }
+            (State::TrailerStart | State::TrailerName, _) => {
+                return Err(Error::InvalidChunk("invalid trailer field name"))
+            }
             (State::Trailer, b'\r') => State::TrailerLf,
-            (State::TrailerStart | State::Trailer, _) => {
-                self.skipped += 1;
-                if self.skipped > TRAILERS_MAX_BYTES {
-                    return Err(Error::TrailersTooLarge {
-                        limit: TRAILERS_MAX_BYTES,
-                    });
-                }
+            (State::Trailer, _) if is_ctl(b) => {
+                return Err(Error::InvalidChunk("control character in trailer value"))
+            }
+            (State::Trailer, _) => {
+                self.count_trailer_byte()?;
                 State::Trailer
             }
             (State::TrailerLf, b'\n') => State::TrailerStart,
@@ -180,6 +198,16 @@ impl ChunkedDecoder {
             (State::FinalLf, _) => return Err(Error::InvalidChunk("missing final LF")),
             (State::Data | State::Done, _) => self.state,
         };
+        Ok(())
+    }
+
+    fn count_trailer_byte(&mut self) -> Result<(), Error> {
+        self.skipped += 1;
+        if self.skipped > TRAILERS_MAX_BYTES {
+            return Err(Error::TrailersTooLarge {
+                limit: TRAILERS_MAX_BYTES,
+            });
+        }
         Ok(())
     }
 
@@ -200,6 +228,16 @@ impl ChunkedDecoder {
         }
         Ok(next)
     }
+}
+
+/// Control characters other than HTAB, which no field value or extension may carry.
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// RFC 9110 §5.6.2 token characters.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn hex_value(b: u8) -> u8 {
@@ -266,7 +304,7 @@ mod tests {
     #[test]
     fn trailers_are_consumed_and_ignored() {
         assert_eq!(
-            body_of(b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-Other: two\r\n\r\n"),
+            body_of(b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\nX-Other: two\t\xff\r\nE:\r\n\r\n"),
             b"abc"
         );
     }
@@ -296,6 +334,18 @@ mod tests {
             b"0\r\n\n",
             b"0\r\n\rX",
             b"0\r\nX: y\rZ",
+            b"5 \r\n",
+            b"5\t\r\n",
+            b"5;a\x00\r\n",
+            b"5;a\x7f\r\n",
+            b"0\r\n folded\r\n\r\n",
+            b"0\r\nno-colon\r\n\r\n",
+            b"0\r\n: no-name\r\n\r\n",
+            b"0\r\nBad Name: v\r\n\r\n",
+            b"0\r\nX: a\x00\r\n\r\n",
+            b"0x5\r\nhello\r\n0\r\n\r\n",
+            b"-5\r\n",
+            b"+5\r\n",
         ] {
             let got = decode_all(raw);
             assert!(

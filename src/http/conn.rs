@@ -1,5 +1,10 @@
 //! The per-connection loop: read, answer every complete request in order, write the answers of
 //! one read in one write, repeat until the peer leaves, a limit trips, or shutdown.
+//!
+//! Backpressure: at most `pipeline_max_in_flight` answers (and [`OUTPUT_BUFFER_MAX_BYTES`]) are
+//! held before they are written, and nothing more is read while a write waits for the peer. A
+//! client that pipelines without reading its answers therefore stalls itself once the socket
+//! buffers are full, and is dropped by the write timeout if it never reads again.
 
 use std::time::Duration;
 
@@ -7,15 +12,15 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 
+use super::admission::{refuse, Slot};
+use super::json_depth::json_depth_exceeds;
 use super::reader::{empty_header_slots, Phase, RequestReader, Step, BUF_IDLE_BYTES};
-use super::response::{write_error, write_response, Persistence, CONTINUE};
-use super::{Error, Handler, HttpLimits, Method, Shutdown};
+use super::response::{error_body, write_error, write_response, Persistence, CONTINUE, JSON};
+use super::{Error, Handler, HttpLimits, Method, ResponseHead, Shutdown};
+use crate::limits::OUTPUT_BUFFER_MAX_BYTES;
 
 /// Capacity the output and response-body buffers return to once the connection is idle.
 const OUT_IDLE_BYTES: usize = 8 * 1024;
-/// Pipelined answers are batched into one write, but not beyond this: a client pipelining many
-/// large searches must not make us hold all their answers at once.
-const OUT_FLUSH_BYTES: usize = 256 * 1024;
 /// After an error answer, input still arriving is read and dropped for at most this long and
 /// this many bytes before closing. Closing with unread input makes the kernel send RST, which
 /// can destroy our answer before the client reads it (typically a 413 while the client is
@@ -27,13 +32,18 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 const TIMEOUT_MAX_MS: u64 = 365 * 24 * 3600 * 1000;
 
 /// Serves one accepted connection until it closes. Never panics on peer input; failures are
-/// answered (when a status makes sense) and end the connection.
+/// answered (when a status makes sense) and end the connection. Over the core's
+/// `connections_max_per_core` the connection is answered 503 and closed instead.
 pub async fn serve_connection<H: Handler>(
     stream: TcpStream,
     handler: &H,
     limits: &HttpLimits,
     shutdown: &Shutdown,
 ) {
+    let Some(_slot) = Slot::take(limits.connections_max_per_core) else {
+        refuse(stream, limits.connections_max_per_core).await;
+        return;
+    };
     let mut conn = Connection {
         stream,
         reader: RequestReader::new(),
@@ -87,16 +97,22 @@ impl Connection {
         // The phase whose deadline `timer` holds; `None` re-arms it for the next request.
         let mut armed: Option<Phase> = None;
         loop {
+            // Answers framed into `out` and not yet written.
+            let mut in_flight = 0;
             let phase = loop {
                 match self.reader.step(limits) {
                     Ok(Step::Ready) => {
                         armed = None;
-                        if self.answer(handler, shutdown).await == Persistence::Close {
+                        if self.answer(handler, limits, shutdown).await == Persistence::Close {
                             self.flush().await?;
                             return Ok(());
                         }
-                        if self.out.len() >= OUT_FLUSH_BYTES {
+                        in_flight += 1;
+                        if in_flight >= limits.pipeline_max_in_flight
+                            || self.out.len() >= OUTPUT_BUFFER_MAX_BYTES
+                        {
                             self.flush().await?;
+                            in_flight = 0;
                         }
                     }
                     Ok(Step::NeedMore {
@@ -165,7 +181,12 @@ impl Connection {
     }
 
     /// Runs the handler on the ready request and frames its answer into `out`.
-    async fn answer<H: Handler>(&mut self, handler: &H, shutdown: &Shutdown) -> Persistence {
+    async fn answer<H: Handler>(
+        &mut self,
+        handler: &H,
+        limits: &HttpLimits,
+        shutdown: &Shutdown,
+    ) -> Persistence {
         let Some(head) = self.reader.head() else {
             return Persistence::Close;
         };
@@ -174,6 +195,19 @@ impl Connection {
         self.body_out.clear();
         let mut slots = empty_header_slots();
         let response = match self.reader.request(&mut slots) {
+            // Every body this server takes is JSON; refusing deep nesting here protects every
+            // route's parser at once. The framing is intact, so the connection stays usable.
+            Some(req) if json_depth_exceeds(req.body, limits.json_depth_max) => {
+                let msg = format!(
+                    "Format error in JSON body: recursion limit exceeded: nesting deeper than {} levels",
+                    limits.json_depth_max
+                );
+                error_body(&mut self.body_out, &msg, 0.0);
+                ResponseHead {
+                    status: 400,
+                    content_type: JSON,
+                }
+            }
             Some(req) => handler.handle(req, &mut self.body_out).await,
             None => return Persistence::Close,
         };
@@ -201,33 +235,14 @@ impl Connection {
         Err(e)
     }
 
-    /// Half-closes, then drops what the peer still sends until it closes too or the linger
-    /// bounds run out, so the error answer already written is not reset away.
     async fn linger(&mut self) {
-        if self
-            .stream
-            .shutdown(std::net::Shutdown::Write)
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let stream = &mut self.stream;
-        let sink = &mut self.scratch;
-        sink.resize(BUF_IDLE_BYTES, 0);
-        let drain = async {
-            let mut dropped = 0;
-            while dropped < LINGER_MAX_BYTES {
-                match stream.read(sink).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => dropped += n,
-                }
-            }
-        };
-        let deadline = async {
-            glommio::timer::sleep(Duration::from_millis(LINGER_MS)).await;
-        };
-        drain.or(deadline).await;
+        linger(
+            &mut self.stream,
+            &mut self.scratch,
+            Duration::from_millis(LINGER_MS),
+            LINGER_MAX_BYTES,
+        )
+        .await;
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
@@ -251,6 +266,33 @@ impl Connection {
     }
 }
 
+/// Half-closes, then drops what the peer still sends until it closes too or `max_bytes` or
+/// `time` run out, so the answer already written is not reset away. `sink` is scratch space.
+pub(super) async fn linger(
+    stream: &mut TcpStream,
+    sink: &mut Vec<u8>,
+    time: Duration,
+    max_bytes: usize,
+) {
+    if stream.shutdown(std::net::Shutdown::Write).await.is_err() {
+        return;
+    }
+    sink.resize(BUF_IDLE_BYTES, 0);
+    let drain = async {
+        let mut dropped = 0;
+        while dropped < max_bytes {
+            match stream.read(sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => dropped += n,
+            }
+        }
+    };
+    let deadline = async {
+        glommio::timer::sleep(time).await;
+    };
+    drain.or(deadline).await;
+}
+
 fn timeout(ms: u64) -> Duration {
     Duration::from_millis(ms.min(TIMEOUT_MAX_MS))
 }
@@ -264,18 +306,35 @@ fn millis(ms: u64) -> Option<Duration> {
 mod tests {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::rc::Rc;
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
 
     use glommio::net::TcpListener;
     use glommio::LocalExecutorBuilder;
 
     use crate::http::{serve_connection, test_limits, HttpLimits, Request, ResponseHead, Shutdown};
 
-    /// Answers `"<method> <path>?<query> <body>"`.
+    /// Answers `"<method> <path>?<query> <body>"`; `/huge-answer` answers [`BIG_BYTES`] and counts
+    /// itself in [`BIG_CALLS`], `/sleep` takes [`SLEEP_MS`] first.
     struct Echo;
+
+    const BIG_BYTES: usize = 64 * 1024;
+    static BIG_CALLS: AtomicUsize = AtomicUsize::new(0);
+    const SLEEP_MS: u64 = 1_500;
 
     impl crate::http::Handler for Echo {
         async fn handle(&self, req: Request<'_>, body: &mut Vec<u8>) -> ResponseHead {
+            if req.path == "/huge-answer" {
+                BIG_CALLS.fetch_add(1, Ordering::SeqCst);
+                body.resize(BIG_BYTES, b'b');
+                return ResponseHead {
+                    status: 200,
+                    content_type: "text/plain",
+                };
+            }
+            if req.path == "/sleep" {
+                glommio::timer::sleep(Duration::from_millis(SLEEP_MS)).await;
+            }
             let _ = write!(body, "{:?} {}?{} ", req.method, req.path, req.query);
             body.extend_from_slice(req.body);
             ResponseHead {
@@ -602,6 +661,142 @@ mod tests {
                 ("Post /late? ok", Some("close"))
             );
             assert_closed(c);
+        });
+    }
+
+    #[test]
+    fn too_deep_json_is_400_and_the_connection_stays_usable() {
+        let depth = test_limits().json_depth_max;
+        serve_one(test_limits(), None, |c| {
+            let deep = format!("{}{}", "[".repeat(depth + 1), "]".repeat(depth + 1));
+            let req = format!(
+                "POST /j HTTP/1.1\r\nContent-Length: {}\r\n\r\n{deep}",
+                deep.len()
+            );
+            send(c, req.as_bytes());
+            let r = read_response(c, false);
+            assert_eq!(r.status, 400);
+            assert_eq!(r.header("connection"), Some("keep-alive"));
+            assert!(r.body_str().contains("recursion limit"), "{}", r.body_str());
+            let ok = format!("{}{}", "{\"a\":[".repeat(depth / 2), "]}".repeat(depth / 2));
+            let req = format!(
+                "POST /j HTTP/1.1\r\nContent-Length: {}\r\n\r\n{ok}",
+                ok.len()
+            );
+            send(c, req.as_bytes());
+            assert_eq!(read_response(c, false).body_str(), format!("Post /j? {ok}"));
+        });
+    }
+
+    #[test]
+    fn pipelined_answers_are_written_every_pipeline_max_in_flight() {
+        let limits = test_limits();
+        assert_eq!(limits.pipeline_max_in_flight, 4);
+        serve_one(limits, None, |c| {
+            send(
+                c,
+                b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n\
+                  GET /4 HTTP/1.1\r\n\r\nGET /5 HTTP/1.1\r\n\r\nGET /sleep HTTP/1.1\r\n\r\n",
+            );
+            // The first four are written before the fifth is even answered, so they arrive
+            // while /sleep is still running; unbounded batching would hold them all back.
+            let started = Instant::now();
+            for i in 1..=4 {
+                assert_eq!(read_response(c, false).body_str(), format!("Get /{i}? "));
+            }
+            assert!(
+                started.elapsed() < Duration::from_millis(SLEEP_MS / 2),
+                "answers waited for a later request: {:?}",
+                started.elapsed()
+            );
+            assert_eq!(read_response(c, false).body_str(), "Get /5? ");
+            assert_eq!(read_response(c, false).body_str(), "Get /sleep? ");
+        });
+    }
+
+    #[test]
+    fn a_client_that_does_not_read_stalls_the_connection_not_the_memory() {
+        // 1000 pipelined requests for 64 KiB each: 64 MiB of answers if nothing pushed back.
+        const REQUESTS: usize = 1000;
+        serve_one(test_limits(), None, |c| {
+            send(c, &b"GET /huge-answer HTTP/1.1\r\n\r\n".repeat(REQUESTS));
+            std::thread::sleep(Duration::from_millis(500));
+            let answered = BIG_CALLS.load(Ordering::SeqCst);
+            // What fits in the loopback socket buffers (a few MiB each way) plus one batch.
+            assert!(
+                answered < REQUESTS / 3,
+                "{answered} answers produced for a client that reads none"
+            );
+            for _ in 0..REQUESTS {
+                let r = read_response(c, false);
+                assert_eq!((r.status, r.body.len()), (200, BIG_BYTES));
+            }
+            assert_eq!(BIG_CALLS.load(Ordering::SeqCst), REQUESTS);
+        });
+    }
+
+    /// Serves `accepts` connections at once (as the runtime's accept loop does) while `client`
+    /// talks to them from this thread.
+    fn serve_many(limits: HttpLimits, accepts: usize, client: impl FnOnce(std::net::SocketAddr)) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server = LocalExecutorBuilder::default()
+            .io_memory(1 << 20)
+            .spawn(move || async move {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let limits = Rc::new(limits);
+                let shutdown = Rc::new(Shutdown::new());
+                let mut tasks = Vec::new();
+                for _ in 0..accepts {
+                    let stream = listener.accept().await.unwrap();
+                    let (limits, shutdown) = (limits.clone(), shutdown.clone());
+                    tasks.push(glommio::spawn_local(async move {
+                        serve_connection(stream, &Echo, &limits, &shutdown).await;
+                    }));
+                }
+                for t in tasks {
+                    t.await;
+                }
+                assert_eq!(crate::http::open_connections(), 0, "every slot came back");
+            })
+            .unwrap();
+        client(rx.recv().unwrap());
+        server.join().unwrap();
+    }
+
+    fn connect(addr: std::net::SocketAddr) -> BufReader<std::net::TcpStream> {
+        let s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        BufReader::new(s)
+    }
+
+    #[test]
+    fn connections_over_the_cap_get_503_and_close() {
+        let limits = HttpLimits {
+            connections_max_per_core: 2,
+            ..test_limits()
+        };
+        serve_many(limits, 4, |addr| {
+            let (mut a, mut b) = (connect(addr), connect(addr));
+            for c in [&mut a, &mut b] {
+                send(c, b"GET /in HTTP/1.1\r\n\r\n");
+                assert_eq!(read_response(c, false).status, 200);
+            }
+            // The third is refused without having to ask.
+            let mut refused = connect(addr);
+            let r = read_response(&mut refused, false);
+            assert_error_envelope(&r, 503);
+            assert!(r.body_str().contains("limit 2"), "{}", r.body_str());
+            assert_closed(&mut refused);
+            // Those already in are still served.
+            send(&mut a, b"GET /still HTTP/1.1\r\n\r\n");
+            assert_eq!(read_response(&mut a, false).body_str(), "Get /still? ");
+            // A freed slot admits the next connection.
+            drop(b);
+            std::thread::sleep(Duration::from_millis(100));
+            let mut d = connect(addr);
+            send(&mut d, b"GET /next HTTP/1.1\r\n\r\n");
+            assert_eq!(read_response(&mut d, false).body_str(), "Get /next? ");
         });
     }
 }

@@ -31,9 +31,15 @@ pub enum Error {
     /// Both framings present: the classic request-smuggling ambiguity (RFC 9112 §6.1).
     #[error("Request has both Content-Length and Transfer-Encoding")]
     ContentLengthWithTransferEncoding,
-    /// Several Content-Length fields that disagree.
-    #[error("Request has conflicting Content-Length headers")]
-    ConflictingContentLength,
+    /// More than one Content-Length field, agreeing or not.
+    #[error("Request has more than one Content-Length header")]
+    DuplicateContentLength,
+    /// More than one Host field (RFC 9112 §3.2).
+    #[error("Request has more than one Host header")]
+    DuplicateHost,
+    /// A line of the head ends in LF without CR (RFC 9112 §2.2: we do not guess).
+    #[error("Malformed request head: line ends with a bare LF, CRLF is required")]
+    BareLf,
     /// Content-Length that is not a plain decimal number fitting in 64 bits.
     #[error("Invalid Content-Length header")]
     InvalidContentLength,
@@ -63,7 +69,9 @@ impl Error {
             | Error::InvalidTarget
             | Error::ObsFold
             | Error::ContentLengthWithTransferEncoding
-            | Error::ConflictingContentLength
+            | Error::DuplicateContentLength
+            | Error::DuplicateHost
+            | Error::BareLf
             | Error::InvalidContentLength
             | Error::UnsupportedTransferEncoding
             | Error::InvalidChunk(_) => 400,

@@ -1,20 +1,29 @@
 //! Hand-rolled HTTP/1.1 server side: bytes from a socket become [`Request`]s handed to a
 //! [`Handler`], whose answers are framed back onto the socket.
 //!
-//! Keep-alive, pipelining (answers in order), Content-Length and chunked bodies,
+//! Keep-alive, pipelining (answers in order, bounded), Content-Length and chunked bodies,
 //! `Expect: 100-continue`, and strict framing: anything ambiguous closes the connection.
+//! Hostile peers are bounded by the `[limits]` section: head/body sizes, timeouts, open
+//! connections per core, answers held per connection, JSON nesting depth.
 
+mod admission;
 mod body;
 mod conn;
 mod error;
+mod json_depth;
 mod parse;
 mod reader;
 mod response;
 mod shutdown;
 
+pub use admission::open_connections;
+pub use body::ChunkedDecoder;
 pub use conn::serve_connection;
 pub use error::Error;
+pub use json_depth::json_depth_exceeds;
 pub use parse::{parse_head, BodyFraming, Head, HeaderSpan, Span, HEADERS_MAX_COUNT};
+/// The socket-free framing state machine, public for the fuzz targets in `tests/fuzz/`.
+pub use reader::{empty_header_slots, Phase, RequestReader, Step};
 pub use response::error_body;
 pub use shutdown::{Shutdown, Wait};
 
@@ -33,6 +42,14 @@ pub struct HttpLimits {
     pub body_timeout_ms: u64,
     /// Time an idle keep-alive connection is kept open.
     pub idle_timeout_ms: u64,
+    /// Open connections per core; more are answered 503 and closed (`admission.rs` says why).
+    pub connections_max_per_core: usize,
+    /// Pipelined requests answered before their answers are written out; while they are being
+    /// written (the peer reads them), no more input is read.
+    pub pipeline_max_in_flight: usize,
+    /// Deepest array/object nesting accepted in a request body; deeper → 400 before the
+    /// handler runs, so no JSON parser recurses on hostile input.
+    pub json_depth_max: usize,
 }
 
 /// HTTP method, as far as the router cares.
@@ -97,5 +114,8 @@ pub(crate) fn test_limits() -> HttpLimits {
         head_timeout_ms: 2_000,
         body_timeout_ms: 2_000,
         idle_timeout_ms: 2_000,
+        connections_max_per_core: 64,
+        pipeline_max_in_flight: 4,
+        json_depth_max: 8,
     }
 }

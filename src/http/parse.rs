@@ -101,10 +101,18 @@ pub fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, Error
     // Only ever look at `head_max_bytes`: a head still incomplete there is too large, and the
     // cost of re-parsing a slowly arriving head stays bounded.
     let window = &buf[..buf.len().min(limits.head_max_bytes)];
+    // httparse accepts a bare LF as a line end (RFC 9112 §2.2 allows it); a proxy in front of
+    // us may not, and then the two disagree on where lines and the head end. So httparse only
+    // sees the bytes before the first bare LF: if the head completes there, the LF belongs to
+    // the body; if not, the head has a bare LF and is refused. Cutting at the first one keeps
+    // the answer the same for every prefix, so it does not depend on how the bytes arrive.
+    let bare_lf = first_bare_lf(window);
+    let parsed = &window[..bare_lf.unwrap_or(window.len())];
     let mut raw = [httparse::EMPTY_HEADER; HEADERS_MAX_COUNT];
     let mut req = httparse::Request::new(&mut raw[..headers_limit]);
-    let len = match req.parse(window) {
+    let len = match req.parse(parsed) {
         Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if bare_lf.is_some() => return Err(Error::BareLf),
         Ok(httparse::Status::Partial) if window.len() >= limits.head_max_bytes => {
             return Err(Error::HeadTooLarge {
                 limit: limits.head_max_bytes,
@@ -116,7 +124,7 @@ pub fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, Error
                 limit: headers_limit,
             })
         }
-        Err(httparse::Error::HeaderName) if fails_at_obs_fold(window, headers_limit) => {
+        Err(httparse::Error::HeaderName) if fails_at_obs_fold(parsed, headers_limit) => {
             return Err(Error::ObsFold)
         }
         Err(e) => return Err(Error::Malformed(e)),
@@ -165,7 +173,7 @@ pub fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, Error
     };
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
-    let (mut saw_close, mut saw_keep_alive) = (false, false);
+    let (mut saw_close, mut saw_keep_alive, mut saw_host) = (false, false, false);
     for (slot, h) in head.headers.iter_mut().zip(req.headers.iter()) {
         *slot = HeaderSpan {
             name: Span::of(h.name.as_bytes(), buf),
@@ -173,11 +181,19 @@ pub fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, Error
         };
         let value = h.value.trim_ascii();
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = parse_content_length(value)?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(Error::ConflictingContentLength);
+            // Even identical duplicates are refused: RFC 9110 §8.6 allows either, and a proxy
+            // that folds them into `5, 5` or keeps only one must never see a different body.
+            if content_length.is_some() {
+                return Err(Error::DuplicateContentLength);
             }
-            content_length = Some(n);
+            content_length = Some(parse_content_length(value)?);
+        } else if h.name.eq_ignore_ascii_case("host") {
+            // RFC 9112 §3.2: more than one Host is a 400. A missing Host is tolerated: routing
+            // does not use it, and refusing it would break raw clients for no safety gain.
+            if saw_host {
+                return Err(Error::DuplicateHost);
+            }
+            saw_host = true;
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // A second Transfer-Encoding field would mean `chunked, chunked` or worse.
             if chunked || !value.eq_ignore_ascii_case(b"chunked") {
@@ -246,6 +262,14 @@ fn parse_content_length(value: &[u8]) -> Result<u64, Error> {
             .and_then(|n| n.checked_add(u64::from(b - b'0')))
             .ok_or(Error::InvalidContentLength)
     })
+}
+
+/// Offset of the first LF not preceded by CR, if any.
+fn first_bare_lf(buf: &[u8]) -> Option<usize> {
+    buf.iter()
+        .enumerate()
+        .find(|&(i, &b)| b == b'\n' && (i == 0 || buf[i - 1] != b'\r'))
+        .map(|(i, _)| i)
 }
 
 /// Whether httparse refused `head` because of obsolete line folding: a line starting with
@@ -356,12 +380,6 @@ mod tests {
         assert_eq!(h.framing, BodyFraming::ContentLength(12));
         let h = head(b"POST /p HTTP/1.1\r\ncontent-length:  0 \r\n\r\n");
         assert_eq!(h.framing, BodyFraming::None);
-        let h = head(b"POST /p HTTP/1.1\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n");
-        assert_eq!(
-            h.framing,
-            BodyFraming::ContentLength(7),
-            "identical duplicates agree"
-        );
     }
 
     #[test]
@@ -440,6 +458,22 @@ mod tests {
             b"GET  HTTP/1.1\r\n\r\n",
             b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
             b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+            b"\nGET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX\xff: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            b"GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+            b"GET / HTTP/1.1 \r\n\r\n",
+            b"GET /\x7f HTTP/1.1\r\n\r\n",
+            b"GE\xc3\x89T / HTTP/1.1\r\n\r\n",
         ] {
             assert_eq!(status(raw), 400, "{:?}", String::from_utf8_lossy(raw));
         }
@@ -455,9 +489,22 @@ mod tests {
         let fold = b"GET / HTTP/1.1\r\nX-A: a\r\n folded\r\n\r\n";
         assert!(matches!(parse(fold), Err(Error::ObsFold)));
         let two = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
-        assert!(matches!(parse(two), Err(Error::ConflictingContentLength)));
+        assert!(matches!(parse(two), Err(Error::DuplicateContentLength)));
+        let lf = b"GET / HTTP/1.1\r\nHost: a\n\r\n";
+        assert!(matches!(parse(lf), Err(Error::BareLf)));
         let target = b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n";
         assert!(matches!(parse(target), Err(Error::InvalidTarget)));
+    }
+
+    #[test]
+    fn bare_lf_is_refused_in_the_head_only() {
+        // A partial head with a bare LF is refused at once, not when it completes.
+        assert!(matches!(parse(b"GET / HTTP/1.1\nHo"), Err(Error::BareLf)));
+        // In the body, a bare LF is data.
+        let raw = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\na\nb";
+        assert_eq!(head(raw).len, raw.len() - 3);
+        // The leading empty line RFC 9112 §2.2 lets us skip must be a CRLF too.
+        assert_eq!(head(b"\r\nGET / HTTP/1.1\r\n\r\n").method, Method::Get);
     }
 
     #[test]
