@@ -934,3 +934,48 @@ fn update_collection_and_optimizations() {
     let (_, v) = s.json("GET", "/collections/u/optimizations", "");
     assert_eq!(v["result"]["running"], json!([]));
 }
+
+#[test]
+fn delete_and_recreate_while_flushing_keeps_collections_apart() {
+    let mut s = Server::start_with_config(
+        "[storage]\nsegment_flush_points = 5\nwal_preallocate_bytes = 65536\n",
+    );
+    let create = r#"{"vectors":{"size":4,"distance":"Dot"},"shard_number":2}"#;
+    for round in 0..5 {
+        assert_eq!(s.json("PUT", "/collections/r", create).0, 200);
+        let data = vectors(60, 4, round + 1);
+        for chunk in 0..6 {
+            // wait=false: flushes start in the background while the collection is deleted.
+            let points: Vec<Value> = (0..10)
+                .map(|i| json!({"id": chunk * 10 + i, "vector": data[chunk * 10 + i], "payload": {"round": round}}))
+                .collect();
+            let (st, v) = s.json(
+                "PUT",
+                "/collections/r/points",
+                &json!({"points": points}).to_string(),
+            );
+            assert_eq!(st, 200, "{v}");
+        }
+        if round < 4 {
+            assert_eq!(s.json("DELETE", "/collections/r", "").1["result"], true);
+        }
+    }
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/r/points?wait=true",
+        r#"{"points":[{"id":0,"vector":[1,1,1,1],"payload":{"round":4}}]}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    s.kill_and_restart();
+    let (_, v) = s.json(
+        "POST",
+        "/collections/r/points/count",
+        r#"{"filter":{"must_not":[{"key":"round","match":{"value":4}}]}}"#,
+    );
+    assert_eq!(
+        v["result"]["count"], 0,
+        "nothing from deleted incarnations came back"
+    );
+    let (_, v) = s.json("GET", "/collections/r/points/0", "");
+    assert_eq!(v["result"]["vector"], json!([1.0, 1.0, 1.0, 1.0]));
+}

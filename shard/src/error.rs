@@ -25,4 +25,7 @@ pub enum Error {
     Io(#[from] vexfs_io::Error),
     #[error(transparent)]
     Segment(#[from] crate::segment::SegmentError),
+    /// The shard's collection was deleted while the operation was under way.
+    #[error("Not found: the collection was deleted")]
+    Closed,
 }

@@ -71,7 +71,7 @@ impl From<RuntimeError> for Error {
             RuntimeError::AlreadyExists(_) => Error::Conflict(e.to_string()),
             RuntimeError::Shard(s) => match s {
                 S::WrongInput(_) | S::Dimension { .. } => Error::BadRequest(s.to_string()),
-                S::PointNotFound(_) => Error::NotFound(s.to_string()),
+                S::PointNotFound(_) | S::Closed => Error::NotFound(s.to_string()),
                 S::Wal(_) => Error::Unavailable(s.to_string()),
                 S::Codec(_) | S::Io(_) | S::Segment(_) => Error::Internal(s.to_string()),
             },

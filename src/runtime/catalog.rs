@@ -223,7 +223,12 @@ async fn drop_everywhere(coord: &Rc<Core>, name: &str) -> Result<(), RuntimeErro
         .broadcast(move |c| {
             let name = owned.clone();
             async move {
-                c.catalog.borrow_mut().collections.remove(&name);
+                let removed = c.catalog.borrow_mut().collections.remove(&name);
+                if let Some(coll) = removed {
+                    for (_, shard) in coll.local_shards() {
+                        shard.close();
+                    }
+                }
             }
         })
         .await?;

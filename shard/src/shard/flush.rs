@@ -136,6 +136,7 @@ impl<S: Storage> Shard<S> {
         // Step 2.
         self.wal.sync_to(f).await?;
         // Step 3.
+        self.check_open()?;
         if freeze.rotate {
             let path = self.dir.join(wal_file_name(f + 1));
             let file = self.storage.open(&path).await?;
@@ -145,11 +146,13 @@ impl<S: Storage> Shard<S> {
             }
         }
         // Step 4.
+        self.check_open()?;
         let built = self.build_segment(f).await?;
         if let Some((name, bytes)) = &built {
             write_segment(&self.storage, &self.dir, name, bytes).await?;
         }
         // Step 5.
+        self.check_open()?;
         let mut sidecar_names = Vec::with_capacity(freeze.sidecars.len());
         for (i, file, set) in &freeze.sidecars {
             let name = sidecar_file_name(file, f);
@@ -157,6 +160,7 @@ impl<S: Storage> Shard<S> {
             sidecar_names.push((*i, name, set.count()));
         }
         // Step 6.
+        self.check_open()?;
         let mut manifest = self.manifest.borrow().clone();
         manifest.flushed_lsn = f;
         for (i, name, _) in &sidecar_names {

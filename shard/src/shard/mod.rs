@@ -30,7 +30,7 @@ use std::rc::Weak;
 use event_listener::Event;
 use vexfs_io::Storage;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
@@ -56,11 +56,33 @@ pub struct Shard<S: Storage> {
     flushing: Cell<bool>,
     /// Notified when the mutable part passes a threshold, and when the shard is dropped.
     flush_wanted: Event,
+    /// Set when the shard's collection is deleted: a flush still running must not write into a
+    /// directory that may already belong to a new collection of the same name.
+    closed: Cell<bool>,
 }
 
 impl<S: Storage> Shard<S> {
+    /// Marks the shard closed (its collection was deleted): later writes and any flush step
+    /// not yet started fail with [`Error::Closed`]; the background flusher ends.
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.flush_wanted.notify(usize::MAX);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
     /// Validates, logs (buffered) and applies a write. Durable once `sync_to(lsn)` returns.
     pub fn write(&self, mut op: WriteOp) -> Result<Lsn> {
+        self.check_open()?;
         {
             let parts = self.parts.borrow();
             parts
@@ -137,6 +159,9 @@ pub async fn run_flusher<S: Storage>(shard: Weak<Shard<S>>) {
     loop {
         let listener = {
             let Some(s) = shard.upgrade() else { return };
+            if s.is_closed() {
+                return;
+            }
             let l = s.flush_wanted.listen();
             if s.needs_flush() {
                 drop(l);

@@ -79,6 +79,7 @@ impl<S: Storage + Clone> Shard<S> {
             scratch: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
             flush_wanted: Event::new(),
+            closed: Cell::new(false),
         })
     }
 }
