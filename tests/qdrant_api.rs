@@ -979,3 +979,74 @@ fn delete_and_recreate_while_flushing_keeps_collections_apart() {
     let (_, v) = s.json("GET", "/collections/r/points/0", "");
     assert_eq!(v["result"]["vector"], json!([1.0, 1.0, 1.0, 1.0]));
 }
+
+#[test]
+fn scroll_ordered_by_a_payload_field() {
+    let s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/o",
+            r#"{"vectors":{"size":2,"distance":"Dot"},"shard_number":3}"#
+        )
+        .0,
+        200
+    );
+    let prices = [5, 3, 9, 1, 7, 3];
+    let points: Vec<Value> = prices
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"id": i + 1, "vector": [1, 0], "payload": {"price": p}}))
+        .collect();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/o/points?wait=true",
+            &json!({"points": points}).to_string()
+        )
+        .0,
+        200
+    );
+    let (st, v) = s.json(
+        "POST",
+        "/collections/o/points/scroll",
+        r#"{"order_by":"price"}"#,
+    );
+    assert_eq!(st, 400, "a range index is required, as in Qdrant: {v}");
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/o/index?wait=true",
+            r#"{"field_name":"price","field_schema":"integer"}"#
+        )
+        .0,
+        200
+    );
+    let page = |body: &str| {
+        let (st, v) = s.json("POST", "/collections/o/points/scroll", body);
+        assert_eq!(st, 200, "{v}");
+        let pts = v["result"]["points"].as_array().expect("points").clone();
+        pts.iter()
+            .map(|p| {
+                (
+                    p["id"].as_u64().expect("id"),
+                    p["order_value"].as_i64().expect("value"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        page(r#"{"order_by":"price","limit":4}"#),
+        vec![(4, 1), (2, 3), (6, 3), (1, 5)]
+    );
+    assert_eq!(
+        page(r#"{"order_by":{"key":"price","direction":"desc","start_from":7},"limit":2}"#),
+        vec![(5, 7), (1, 5)]
+    );
+    let (st, _) = s.json(
+        "POST",
+        "/collections/o/points/scroll",
+        r#"{"order_by":"price","offset":3}"#,
+    );
+    assert_eq!(st, 400);
+}

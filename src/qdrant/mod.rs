@@ -8,6 +8,7 @@ pub mod error;
 mod index;
 mod json;
 pub mod model;
+mod order_by;
 mod payload;
 mod points;
 mod query;

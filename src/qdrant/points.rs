@@ -237,7 +237,7 @@ struct ScrollBody {
     with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
     with_vector: Option<WithVector>,
-    order_by: Option<Value>,
+    order_by: Option<super::order_by::OrderByIn>,
     shard_key: Option<Value>,
 }
 
@@ -254,15 +254,21 @@ pub async fn scroll(
     let req: ScrollBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
     let filter = check_filter(req.filter)?.map(Arc::new);
-    if req.order_by.is_some() {
-        return Err(Error::unsupported("order_by"));
-    }
     let limit = check_limit(req.limit.unwrap_or(SCROLL_LIMIT_DEFAULT))?;
     let unnamed = unnamed(core, name)?;
     let shape = ReadShape {
         payload: WithPayload::selector(req.with_payload, true),
         vectors: WithVector::selector(req.with_vector),
     };
+    if let Some(order) = req.order_by {
+        if req.offset.is_some() {
+            return Err(Error::BadRequest(
+                "Bad request: Can't use offset with order_by; use order_by.start_from instead"
+                    .into(),
+            ));
+        }
+        return super::order_by::scroll(core, name, order, limit, filter, shape, out).await;
+    }
     let (records, next) = ops::scroll(core, name, req.offset, limit, filter, shape).await?;
     #[derive(serde::Serialize)]
     struct Page<P> {
