@@ -11,6 +11,8 @@ pub enum Route {
     Readyz,
     ListCollections,
     Telemetry,
+    Quotas,
+    SetQuotas,
     Metrics,
     Issues,
     ClearIssues,
@@ -109,6 +111,11 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
         ["readyz"] => (m == Get).then_some(Route::Readyz),
         ["collections"] => (m == Get).then_some(Route::ListCollections),
         ["telemetry"] => (m == Get).then_some(Route::Telemetry),
+        ["quotas"] => match m {
+            Get => Some(Route::Quotas),
+            Put => Some(Route::SetQuotas),
+            _ => None,
+        },
         ["metrics"] => (m == Get).then_some(Route::Metrics),
         ["issues"] => match m {
             Get => Some(Route::Issues),

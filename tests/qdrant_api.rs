@@ -1050,3 +1050,98 @@ fn scroll_ordered_by_a_payload_field() {
     );
     assert_eq!(st, 400);
 }
+
+#[test]
+fn quotas_refuse_updates_but_not_deletes() {
+    let mut s = Server::start();
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/q",
+            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/q/points?wait=true",
+            r#"{"points":[{"id":1,"vector":[1,0]}]}"#
+        )
+        .0,
+        200
+    );
+    let (_, v) = s.json("GET", "/quotas", "");
+    assert_eq!(v["result"]["config"]["enabled"], false);
+    let disk = v["result"]["usage"]["disk_usage_percent"]
+        .as_u64()
+        .expect("disk usage readable here");
+    assert!(disk <= 100);
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/quotas",
+            r#"{"enabled":true,"max_disk_usage_percent":0}"#
+        )
+        .0,
+        422
+    );
+    // A disk limit of 1 % is always reached on this machine: updates refused, deletes allowed.
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/quotas",
+            r#"{"enabled":true,"max_disk_usage_percent":1}"#
+        )
+        .0,
+        200
+    );
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/q/points?wait=true",
+        r#"{"points":[{"id":2,"vector":[1,0]}]}"#,
+    );
+    assert_eq!(st, 503, "{v}");
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .expect("msg")
+            .contains("quota"),
+        "{v}"
+    );
+    assert_eq!(
+        s.json(
+            "POST",
+            "/collections/q/points/delete?wait=true",
+            r#"{"points":[1]}"#
+        )
+        .0,
+        200
+    );
+    s.stop_and_restart();
+    assert_eq!(
+        s.json("GET", "/quotas", "").1["result"]["config"]["max_disk_usage_percent"],
+        1,
+        "persisted"
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/q/points",
+            r#"{"points":[{"id":2,"vector":[1,0]}]}"#
+        )
+        .0,
+        503
+    );
+    assert_eq!(s.json("PUT", "/quotas", r#"{"enabled":false}"#).0, 200);
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/q/points?wait=true",
+            r#"{"points":[{"id":2,"vector":[1,0]}]}"#
+        )
+        .0,
+        200
+    );
+}

@@ -75,7 +75,9 @@ impl From<RuntimeError> for Error {
                 S::Wal(_) => Error::Unavailable(s.to_string()),
                 S::Codec(_) | S::Io(_) | S::Segment(_) => Error::Internal(s.to_string()),
             },
-            RuntimeError::CoreGone(_) => Error::Unavailable(e.to_string()),
+            RuntimeError::CoreGone(_) | RuntimeError::Unavailable(_) => {
+                Error::Unavailable(e.to_string())
+            }
             RuntimeError::ShardOpen(_) | RuntimeError::Io(_) | RuntimeError::Internal(_) => {
                 Error::Internal(e.to_string())
             }

@@ -12,6 +12,7 @@ mod order_by;
 mod payload;
 mod points;
 mod query;
+mod quotas;
 mod recommend;
 mod search;
 pub mod service;
@@ -55,6 +56,8 @@ impl App {
         match route {
             Route::ListCollections => collections::list(core, out),
             Route::Telemetry => service::telemetry(core, out),
+            Route::Quotas => quotas::get(core, out),
+            Route::SetQuotas => quotas::set(core, body, out).await,
             Route::Issues => write_result(out, &serde_json::json!({"issues": []})),
             Route::ClearIssues => write_result(out, &true),
             Route::ClusterStatus => cluster::status(out),

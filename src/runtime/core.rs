@@ -59,6 +59,8 @@ pub struct Core {
     pub senders: Senders<CoreMsg>,
     pub catalog: RefCell<Catalog>,
     pub storage: DmaStorage,
+    /// Resource quotas and this core's enforcement state.
+    pub quotas: super::quotas::QuotaState,
     pub shutdown: Shutdown,
     /// Open client connections on this core.
     pub connections: std::cell::Cell<usize>,

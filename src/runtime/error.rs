@@ -11,6 +11,9 @@ pub enum RuntimeError {
     /// Something else that does not exist (an index, an alias); the text is the message.
     #[error("{0}")]
     NotFound(String),
+    /// The node refuses the work for now (quota reached); the text is the message.
+    #[error("{0}")]
+    Unavailable(String),
     /// Input the collection cannot take; the text is the message.
     #[error("{0}")]
     WrongInput(String),

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod core;
 pub mod error;
 pub mod ops;
+pub mod quotas;
 mod signals;
 
 use std::cell::{Cell, RefCell};
@@ -133,6 +134,7 @@ async fn serve_core(
         senders,
         catalog: RefCell::new(Default::default()),
         storage: DmaStorage,
+        quotas: Default::default(),
         shutdown: Shutdown::new(),
         connections: Cell::new(0),
     });
@@ -141,6 +143,9 @@ async fn serve_core(
     catalog::load_all(&core)
         .await
         .map_err(|e| format!("core {id}: loading collections failed: {e}"))?;
+    quotas::load(&core)
+        .await
+        .map_err(|e| format!("core {id}: loading quotas failed: {e}"))?;
     shared.loaded.fetch_add(1, Ordering::AcqRel);
     tracing::info!(core = id, %addr, "core serving");
     accept_loop(&core, &listener).await;

@@ -50,6 +50,9 @@ pub async fn write(
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
     let coll = collection(core, name)?;
+    if consumes_resources(&op) {
+        super::quotas::check(core)?;
+    }
     let schema = &coll.config.schema;
     match &op {
         WriteOp::Upsert(points) => schema.check_points(points)?,
@@ -76,6 +79,18 @@ pub async fn write(
         wait,
     )
     .await
+}
+
+/// Whether an operation adds data (refused while a resource quota is reached); removals are
+/// always allowed, since they are how an operator gets back under a quota.
+fn consumes_resources(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::Upsert(_)
+            | WriteOp::SetPayload { .. }
+            | WriteOp::OverwritePayload { .. }
+            | WriteOp::UpdateVectors(_)
+    )
 }
 
 /// Splits an operation into one per shard that owns some of its points.
@@ -279,6 +294,9 @@ pub async fn write_by_filter(
     template: WriteOp,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
+    if consumes_resources(&template) {
+        super::quotas::check(core)?;
+    }
     if template.with_ids(Vec::new()).is_none() {
         return Err(RuntimeError::Internal(
             "operation cannot be aimed by filter".into(),

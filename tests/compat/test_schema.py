@@ -536,6 +536,10 @@ case("update_collection", "patch", C, fresh_plain("upd"),
      body={"optimizers_config": {"indexing_threshold": 5000}, "hnsw_config": {"m": 32}},
      check=result_is(True))
 case("optimizations", "get", C + "/optimizations", coll("plain"))
+case("quotas", "get", "/quotas", {})
+case("set_quotas_disabled", "put", "/quotas", {}, body={"enabled": False}, check=result_is(True))
+case("set_quotas_invalid", "put", "/quotas", {}, body={"enabled": True, "max_disk_usage_percent": 0},
+     expect=VALIDATION)
 
 # -- payload -------------------------------------------------------------------------------------------
 case("set_payload_ids", "post", P + "/payload", fresh_plain("pl_set"), query="wait=true",
@@ -630,7 +634,7 @@ def test_every_implemented_route_is_covered():
         ("post", "/collections/aliases"), ("get", "/aliases"), ("get", C + "/aliases"),
         ("get", "/cluster"), ("get", C + "/cluster"), ("post", C + "/cluster"),
         ("get", "/telemetry"), ("get", "/issues"), ("delete", "/issues"),
-        ("patch", C), ("get", C + "/optimizations"),
+        ("patch", C), ("get", C + "/optimizations"), ("get", "/quotas"), ("put", "/quotas"),
         ("post", P + "/recommend"), ("post", P + "/recommend/batch"),
         ("post", P + "/search/batch"), ("post", Q + "/batch"),
     }
