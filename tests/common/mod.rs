@@ -89,10 +89,20 @@ impl Server {
 
     /// SIGKILL (no chance to flush anything) and start again on the same storage.
     pub fn kill_and_restart(&mut self) {
+        self.kill_now();
+        self.spawn();
+    }
+
+    /// SIGKILL and wait for the process to be gone.
+    pub fn kill_now(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().expect("kill");
             c.wait().expect("wait");
         }
+    }
+
+    /// Starts the server again on the same storage and port (after `kill_now`).
+    pub fn restart(&mut self) {
         self.spawn();
     }
 
