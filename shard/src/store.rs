@@ -13,7 +13,7 @@ use crate::filter::{Filter, PointView};
 use crate::op::{NamedVectors, Payload, PointWrite, WriteOp};
 use crate::point_id::PointId;
 use crate::schema::ShardSchema;
-use crate::score::{Nearest, Scorer};
+use crate::score::Scorer;
 use crate::select::{remove_path, PayloadSelector, Record, VectorSelector};
 use crate::topk::TopK;
 
@@ -489,17 +489,7 @@ impl PointStore {
 
     /// [`PointStore::search`] into a heap shared with other parts: pushes
     /// `(internal score, id, tag(slot))` for every live point not `hidden` that has the vector.
-    pub(crate) fn search_into<T>(
-        &self,
-        params: &SearchParams<'_>,
-        top: &mut TopK<T>,
-        hidden: impl Fn(PointId) -> bool,
-        tag: impl FnMut(u32) -> T,
-    ) -> Result<()> {
-        self.search_into_by(params, &Nearest(params.query), top, hidden, tag)
-    }
-
-    /// [`PointStore::search_into`] ranking by `scorer` instead of `params.query`.
+    /// Candidates are ranked by `scorer` (the plain search passes `Nearest(params.query)`).
     pub(crate) fn search_into_by<T, S: Scorer>(
         &self,
         params: &SearchParams<'_>,
