@@ -140,7 +140,12 @@ pub async fn pairs(
             })
         })
         .collect();
-    write_result(out, &json!({ "pairs": pairs }))
+    // Serialized from f32 directly, as the scores of other routes (json! would widen them).
+    #[derive(Serialize)]
+    struct PairsOut {
+        pairs: Vec<PairOut>,
+    }
+    write_result(out, &PairsOut { pairs })
 }
 
 /// `POST /collections/{name}/points/search/matrix/offsets`
