@@ -554,7 +554,7 @@ fn facet_counts_match_brute_force() {
             }
         }
         let mut out: Vec<(Value, u64)> = m.into_iter().map(|(k, n)| (json!(k), n)).collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|e| std::cmp::Reverse(e.1));
         out
     };
     let got = |r: &Value| -> Vec<(Value, u64)> {
