@@ -494,6 +494,9 @@ pub enum FacetKey {
     Bool(bool),
 }
 
+/// Points whose facet values one shard reads back per scroll page.
+const FACET_PAGE_POINTS: usize = 4096;
+
 /// For each value reached by `key` (one level into a final array), how many points passing
 /// `filter` have it; a point counts once per distinct value. Unordered.
 pub async fn facet_counts(
@@ -508,31 +511,40 @@ pub async fn facet_counts(
         let mut counts: HashMap<FacetKey, usize> = HashMap::new();
         let mut seen: Vec<FacetKey> = Vec::new();
         for (_, s) in coll.local_shards() {
-            let recs = s.scroll(
-                None,
-                usize::MAX,
-                filter.as_deref(),
-                &payload,
-                &VectorSelector::None,
-            );
-            for rec in recs {
-                seen.clear();
-                key.any_value(rec.payload.as_ref(), |v| {
-                    let mut add = |v: &serde_json::Value| {
-                        if let Some(k) = facet_key(v) {
-                            if !seen.contains(&k) {
-                                seen.push(k);
+            let mut from = None;
+            loop {
+                // Paged, so only one page of payload values is in memory at a time.
+                let mut recs = s.scroll(
+                    from,
+                    FACET_PAGE_POINTS + 1,
+                    filter.as_deref(),
+                    &payload,
+                    &VectorSelector::None,
+                );
+                from = (recs.len() > FACET_PAGE_POINTS).then(|| recs[FACET_PAGE_POINTS].id);
+                recs.truncate(FACET_PAGE_POINTS);
+                for rec in recs {
+                    seen.clear();
+                    key.any_value(rec.payload.as_ref(), |v| {
+                        let mut add = |v: &serde_json::Value| {
+                            if let Some(k) = facet_key(v) {
+                                if !seen.contains(&k) {
+                                    seen.push(k);
+                                }
                             }
+                        };
+                        match v {
+                            serde_json::Value::Array(items) => items.iter().for_each(&mut add),
+                            v => add(v),
                         }
-                    };
-                    match v {
-                        serde_json::Value::Array(items) => items.iter().for_each(&mut add),
-                        v => add(v),
+                        false
+                    });
+                    for k in seen.drain(..) {
+                        *counts.entry(k).or_default() += 1;
                     }
-                    false
-                });
-                for k in seen.drain(..) {
-                    *counts.entry(k).or_default() += 1;
+                }
+                if from.is_none() {
+                    break;
                 }
             }
         }
@@ -570,14 +582,8 @@ pub async fn sample_ids(
     let parts = fan_out(core, name, move |coll| {
         let mut ids: Vec<(u64, PointId)> = Vec::new();
         for (_, s) in coll.local_shards() {
-            let recs = s.scroll(
-                None,
-                usize::MAX,
-                Some(&filter),
-                &PayloadSelector::None,
-                &VectorSelector::None,
-            );
-            ids.extend(recs.into_iter().map(|r| (sample_rank(r.id), r.id)));
+            let matching = s.matching_ids(&filter);
+            ids.extend(matching.into_iter().map(|id| (sample_rank(id), id)));
             pick(&mut ids);
         }
         Ok(ids)
