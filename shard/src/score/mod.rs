@@ -10,6 +10,9 @@
 //! the negated Manhattan distance. Qdrant's own query scorers work on the same internal
 //! similarities, and, like Qdrant, the folded score is reported as is (no distance
 //! post-processing), and a `score_threshold` applies to it unchanged.
+//!
+//! Formulas follow Qdrant's sources (`lib/segment/src/vector_storage/query/`: `reco_query.rs`,
+//! `discover_query.rs`, `context_query.rs`; `lib/common/common/src/math.rs` for the sigmoids).
 
 #[cfg(test)]
 mod tests;
@@ -52,7 +55,10 @@ pub struct Pair {
 pub enum Objective {
     /// Recommend `best_score`: the best positive similarity if it beats the best negative one,
     /// else minus the best negative one, each squashed into (0, 1) by a sigmoid so a point
-    /// nearer a positive always outranks one nearer a negative.
+    /// nearer a positive always outranks one nearer a negative. Qdrant's OpenAPI text still
+    /// describes the older rule (`-(best negative)²`); its source
+    /// (`lib/segment/src/vector_storage/query/reco_query.rs`) squashes both branches with
+    /// `scaled_fast_sigmoid`, and this follows the source.
     BestScore {
         positive: Vec<Vec<f32>>,
         negative: Vec<Vec<f32>>,
