@@ -42,6 +42,14 @@ pub enum Route {
     QueryBatch(String),
     Recommend(String),
     RecommendBatch(String),
+    Discover(String),
+    DiscoverBatch(String),
+    SearchGroups(String),
+    RecommendGroups(String),
+    QueryGroups(String),
+    Facet(String),
+    MatrixPairs(String),
+    MatrixOffsets(String),
     SetPayload(String),
     OverwritePayload(String),
     DeletePayload(String),
@@ -159,6 +167,7 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 _ => None,
             }
         }
+        ["collections", c, "facet"] => (m == Post).then_some(Route::Facet(decode(c)?)),
         ["collections", c, "index"] => {
             let c = decode(c)?;
             (m == Put).then_some(Route::CreateIndex(c))
@@ -192,6 +201,8 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 (Post, "search") => Some(Route::Search(c)),
                 (Post, "query") => Some(Route::Query(c)),
                 (Post, "recommend") => Some(Route::Recommend(c)),
+                (Post, "discover") => Some(Route::Discover(c)),
+                (_, "discover") => None,
                 (Post, "batch") => Some(Route::Batch(c)),
                 (Post, "payload") => Some(Route::SetPayload(c)),
                 (Put, "payload") => Some(Route::OverwritePayload(c)),
@@ -215,8 +226,22 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 (Post, "search", "batch") => Some(Route::SearchBatch(c)),
                 (Post, "query", "batch") => Some(Route::QueryBatch(c)),
                 (Post, "recommend", "batch") => Some(Route::RecommendBatch(c)),
+                (Post, "discover", "batch") => Some(Route::DiscoverBatch(c)),
+                (Post, "search", "groups") => Some(Route::SearchGroups(c)),
+                (Post, "recommend", "groups") => Some(Route::RecommendGroups(c)),
+                (Post, "query", "groups") => Some(Route::QueryGroups(c)),
+                (_, "discover", "batch") | (_, "search" | "recommend" | "query", "groups") => None,
                 (_, "payload", "delete" | "clear") | (_, "vectors", "delete") => None,
                 (_, "search" | "query" | "recommend", "batch") => None,
+                _ => return None,
+            }
+        }
+        ["collections", c, "points", "search", "matrix", kind] => {
+            let c = decode(c)?;
+            match (m, *kind) {
+                (Post, "pairs") => Some(Route::MatrixPairs(c)),
+                (Post, "offsets") => Some(Route::MatrixOffsets(c)),
+                (_, "pairs" | "offsets") => None,
                 _ => return None,
             }
         }

@@ -171,7 +171,7 @@ fn acknowledged_writes_survive_random_sigkills() {
     );
     assert_eq!(st, 200, "{v}");
     let acked = Arc::new(Mutex::new(Vec::new()));
-    let mut seqs = vec![0u64; WRITERS];
+    let mut seqs = [0u64; WRITERS];
     let started = Instant::now();
     for cycle in 0..cycles {
         let stop = Arc::new(AtomicBool::new(false));

@@ -658,12 +658,13 @@ fn batches_recommend_and_payload_indexes() {
         r#"{"positive":[99],"limit":3}"#,
     );
     assert_eq!(st, 404);
-    let (st, _) = s.json(
+    let (st, v) = s.json(
         "POST",
         "/collections/b/points/recommend",
         r#"{"positive":[1],"strategy":"best_score","limit":3}"#,
     );
-    assert_eq!(st, 400, "strategies not implemented yet are refused");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(ids(&v["result"]), vec![2, 4, 3], "best_score ranks by x");
     let (_, v) = s.json(
         "POST",
         "/collections/b/points/recommend/batch",

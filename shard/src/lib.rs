@@ -9,6 +9,7 @@ pub mod filter;
 pub mod op;
 pub mod point_id;
 pub mod schema;
+pub mod score;
 pub mod segment;
 pub mod select;
 pub mod shard;

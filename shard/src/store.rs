@@ -13,6 +13,7 @@ use crate::filter::{Filter, PointView};
 use crate::op::{NamedVectors, Payload, PointWrite, WriteOp};
 use crate::point_id::PointId;
 use crate::schema::ShardSchema;
+use crate::score::Scorer;
 use crate::select::{remove_path, PayloadSelector, Record, VectorSelector};
 use crate::topk::TopK;
 
@@ -488,19 +489,27 @@ impl PointStore {
 
     /// [`PointStore::search`] into a heap shared with other parts: pushes
     /// `(internal score, id, tag(slot))` for every live point not `hidden` that has the vector.
-    pub(crate) fn search_into<T>(
+    /// Candidates are ranked by `scorer` (the plain search passes `Nearest(params.query)`).
+    pub(crate) fn search_into_by<T, S: Scorer>(
         &self,
         params: &SearchParams<'_>,
+        scorer: &S,
         top: &mut TopK<T>,
         hidden: impl Fn(PointId) -> bool,
         mut tag: impl FnMut(u32) -> T,
     ) -> Result<()> {
         let col = self.column(params.vector_name)?;
+        if scorer.dim() != col.dim {
+            return Err(Error::Dimension {
+                expected: col.dim,
+                got: scorer.dim(),
+            });
+        }
         for (slot, chunk) in col.data.chunks_exact(col.dim.max(1)).enumerate() {
             if !self.live[slot] || !col.present[slot] {
                 continue;
             }
-            let score = col.metric.score(params.query, &chunk[..col.dim]);
+            let score = scorer.score(col.metric, &chunk[..col.dim]);
             if params.threshold.is_some_and(|t| score < t) {
                 continue;
             }

@@ -4,9 +4,13 @@ mod aliases;
 mod batch;
 mod cluster;
 mod collections;
+mod discover;
 pub mod error;
+mod facet;
+mod groups;
 mod index;
 mod json;
+mod matrix;
 pub mod model;
 mod order_by;
 mod payload;
@@ -88,6 +92,14 @@ impl App {
             Route::QueryBatch(c) => query::query_batch(core, &c, body, out).await,
             Route::Recommend(c) => recommend::recommend(core, &c, body, out).await,
             Route::RecommendBatch(c) => recommend::recommend_batch(core, &c, body, out).await,
+            Route::Discover(c) => discover::discover(core, &c, body, out).await,
+            Route::DiscoverBatch(c) => discover::discover_batch(core, &c, body, out).await,
+            Route::SearchGroups(c) => groups::search_groups(core, &c, body, out).await,
+            Route::RecommendGroups(c) => groups::recommend_groups(core, &c, body, out).await,
+            Route::QueryGroups(c) => groups::query_groups(core, &c, body, out).await,
+            Route::Facet(c) => facet::facet(core, &c, body, out).await,
+            Route::MatrixPairs(c) => matrix::pairs(core, &c, body, out).await,
+            Route::MatrixOffsets(c) => matrix::offsets(core, &c, body, out).await,
             Route::SetPayload(c) => payload::set(core, &c, query, body, out).await,
             Route::OverwritePayload(c) => payload::overwrite(core, &c, query, body, out).await,
             Route::DeletePayload(c) => payload::delete(core, &c, query, body, out).await,

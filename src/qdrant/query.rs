@@ -1,5 +1,6 @@
 //! Universal query: `points/query` and `points/query/batch`. Nearest neighbours of a vector
-//! or of a stored point, and recommendations; other query kinds are refused by name.
+//! or of a stored point, recommendations, discovery and context search; other query kinds
+//! are refused by name.
 
 use std::rc::Rc;
 
@@ -8,11 +9,12 @@ use serde_json::Value;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::{PointId, ScoredRecord};
 
+use super::discover::{self, ContextInput, ContextPairIn, DiscoverInput};
 use super::error::Error;
 use super::json::parse_body;
 use super::model::{seq, ScoredOut, WithPayload, WithVector};
-use super::recommend::{self, Example, Examples, Strategy};
-use super::search::{check_params, nearest, stored_vectors, unnamed, Plan, SearchParamsIn};
+use super::recommend::{self, Example, Examples, Query, Strategy};
+use super::search::{check_params, stored_vectors, unnamed, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::ReadShape;
@@ -44,6 +46,8 @@ enum QueryKind {
     /// Nearest to an existing point's vector, excluding that point.
     Point(PointId),
     Recommend(Examples),
+    Discover(Option<Example>, Vec<ContextPairIn>),
+    Context(Vec<ContextPairIn>),
 }
 
 #[derive(Deserialize)]
@@ -75,6 +79,14 @@ fn query_kind(q: Value) -> Result<QueryKind, Error> {
                     negative: r.negative,
                     strategy: r.strategy.unwrap_or_default(),
                 }));
+            }
+            if let Some(inner) = m.remove("discover") {
+                let d: DiscoverInput = serde_json::from_value(inner).map_err(Error::format)?;
+                return Ok(QueryKind::Discover(Some(d.target), d.context.into_vec()));
+            }
+            if let Some(inner) = m.remove("context") {
+                let c: ContextInput = serde_json::from_value(inner).map_err(Error::format)?;
+                return Ok(QueryKind::Context(c.into_vec()));
             }
             let kind = m.keys().next().cloned().unwrap_or_default();
             Err(Error::unsupported(&format!("query `{kind}`")))
@@ -111,17 +123,10 @@ async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<ScoredRe
         ));
     };
     let vector_name = req.using.unwrap_or_default();
-    let (vector, exclude) = match query_kind(q)? {
-        QueryKind::Vector(v) => (v, Vec::new()),
-        QueryKind::Point(id) => {
-            let mut v = stored_vectors(core, name, &vector_name, &[id]).await?;
-            (v.pop().unwrap_or_default(), vec![id])
-        }
-        QueryKind::Recommend(ex) => recommend::resolve(core, name, &vector_name, ex).await?,
-    };
+    let (query, exclude) = resolve_query(core, name, &vector_name, q).await?;
     let plan = Plan {
         vector_name,
-        vector,
+        vector: Vec::new(),
         exclude,
         limit: check_limit(req.limit.unwrap_or(QUERY_LIMIT_DEFAULT))?,
         offset: req.offset.unwrap_or(0),
@@ -132,7 +137,28 @@ async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<ScoredRe
             vectors: WithVector::selector(req.with_vector),
         },
     };
-    nearest(core, name, plan).await
+    recommend::run_query(core, name, query, plan).await
+}
+
+/// What the `query` of a universal query ranks by, and the example ids it leaves out.
+pub async fn resolve_query(
+    core: &Rc<Core>,
+    name: &str,
+    using: &str,
+    q: Value,
+) -> Result<(Query, Vec<PointId>), Error> {
+    Ok(match query_kind(q)? {
+        QueryKind::Vector(v) => (Query::Vector(v), Vec::new()),
+        QueryKind::Point(id) => {
+            let mut v = stored_vectors(core, name, using, &[id]).await?;
+            (Query::Vector(v.pop().unwrap_or_default()), vec![id])
+        }
+        QueryKind::Recommend(ex) => recommend::resolve(core, name, using, ex).await?,
+        QueryKind::Discover(target, pairs) => {
+            discover::resolve(core, name, using, target, pairs).await?
+        }
+        QueryKind::Context(pairs) => discover::resolve(core, name, using, None, pairs).await?,
+    })
 }
 
 #[derive(serde::Serialize)]

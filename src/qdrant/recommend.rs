@@ -1,6 +1,8 @@
 //! Recommendations: legacy `points/recommend` (+ `/batch`) and the `recommend` query of
-//! `points/query`. Examples are point ids or raw vectors; the `average_vector` strategy turns
-//! them into one query vector, `avg(positive) + (avg(positive) - avg(negative))`.
+//! `points/query`. Examples are point ids or raw vectors. The `average_vector` strategy turns
+//! them into one query vector, `avg(positive) + (avg(positive) - avg(negative))`; `best_score`
+//! and `sum_scores` rank every candidate by a custom objective over all examples
+//! (`vexfs_shard::score::Objective` has the formulas and their source).
 
 use std::rc::Rc;
 
@@ -8,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::distance::Metric;
 use vexfs_shard::filter::Filter;
+use vexfs_shard::score::Objective;
 use vexfs_shard::{PointId, ScoredRecord};
 
 use super::error::Error;
@@ -18,7 +21,7 @@ use super::search::{
 };
 use super::{check_filter, check_limit, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
-use crate::runtime::ops::ReadShape;
+use crate::runtime::ops::{self, ObjectiveSearch, ReadShape};
 
 /// A recommendation example: a stored point or a raw vector.
 #[derive(Deserialize, Clone)]
@@ -45,23 +48,73 @@ pub struct Examples {
     pub strategy: Strategy,
 }
 
-/// Turns examples into a query vector (and the example ids to leave out of the results).
+/// What a resolved query ranks by: the distance to one vector, or a custom objective.
+#[derive(Clone)]
+pub enum Query {
+    Vector(Vec<f32>),
+    Objective(Objective),
+}
+
+/// Turns examples into what to rank by (and the example ids to leave out of the results):
+/// one averaged vector for `average_vector`, a custom objective for the other strategies.
 pub async fn resolve(
     core: &Rc<Core>,
     name: &str,
     using: &str,
     ex: Examples,
-) -> Result<(Vec<f32>, Vec<PointId>), Error> {
-    if ex.strategy != Strategy::AverageVector {
-        return Err(Error::unsupported(
-            "recommend strategies other than average_vector",
-        ));
+) -> Result<(Query, Vec<PointId>), Error> {
+    match ex.strategy {
+        Strategy::AverageVector if ex.positive.is_empty() => {
+            return Err(Error::wrong_input(
+                "Positive vectors must not be empty with the average_vector strategy",
+            ))
+        }
+        Strategy::BestScore | Strategy::SumScores
+            if ex.positive.is_empty() && ex.negative.is_empty() =>
+        {
+            return Err(Error::BadRequest(
+                "Bad request: At least one positive or negative vector ID required with this strategy"
+                    .into(),
+            ))
+        }
+        _ => {}
     }
-    if ex.positive.is_empty() {
-        return Err(Error::wrong_input(
-            "Positive vectors must not be empty with the average_vector strategy",
-        ));
+    let mut ids = Vec::new();
+    let positive = example_vectors(core, name, using, ex.positive, &mut ids).await?;
+    let negative = example_vectors(core, name, using, ex.negative, &mut ids).await?;
+    let query = match ex.strategy {
+        Strategy::AverageVector => Query::Vector(average_query(&positive, &negative)),
+        Strategy::BestScore => Query::Objective(Objective::BestScore { positive, negative }),
+        Strategy::SumScores => Query::Objective(Objective::SumScores { positive, negative }),
+    };
+    Ok((query, ids))
+}
+
+/// `avg(positive) + (avg(positive) - avg(negative))`, or `avg(positive)` without negatives.
+fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
+    let dim = positive.first().map_or(0, Vec::len);
+    let avg_pos = average(positive, dim);
+    if negative.is_empty() {
+        return avg_pos;
     }
+    let avg_neg = average(negative, dim);
+    avg_pos
+        .iter()
+        .zip(&avg_neg)
+        .map(|(p, n)| p + (p - n))
+        .collect()
+}
+
+/// The vectors of `examples` in order, in stored form (raw ones checked and preprocessed,
+/// stored ones read back); ids of stored examples are appended to `ids`. 404 for a missing
+/// point.
+pub async fn example_vectors(
+    core: &Rc<Core>,
+    name: &str,
+    using: &str,
+    examples: Vec<Example>,
+    ids: &mut Vec<PointId>,
+) -> Result<Vec<Vec<f32>>, Error> {
     let spec = core
         .catalog
         .borrow()
@@ -72,57 +125,82 @@ pub async fn resolve(
         .map_err(crate::runtime::error::RuntimeError::from)?
         .clone();
     let metric = Metric(spec.distance);
-    let mut ids = Vec::new();
-    let mut vectors_of = async |examples: Vec<Example>| -> Result<Vec<Vec<f32>>, Error> {
-        let wanted: Vec<PointId> = examples
-            .iter()
-            .filter_map(|e| match e {
-                Example::Id(id) => Some(*id),
-                Example::Vector(_) => None,
-            })
-            .collect();
-        let mut stored = stored_vectors(core, name, using, &wanted)
-            .await?
-            .into_iter();
-        ids.extend(wanted);
-        let mut out = Vec::with_capacity(examples.len());
-        for e in examples {
-            match e {
-                // Stored vectors are already preprocessed; raw ones are brought to the same form.
-                Example::Id(_) => out.push(
-                    stored
-                        .next()
-                        .ok_or_else(|| Error::Internal("example lookup".into()))?,
-                ),
-                Example::Vector(mut v) => {
-                    if v.len() != spec.dim {
-                        return Err(Error::wrong_input(format!(
-                            "Vector dimension error: expected dim: {}, got {}",
-                            spec.dim,
-                            v.len()
-                        )));
-                    }
-                    metric.preprocess(&mut v);
-                    out.push(v);
+    let wanted: Vec<PointId> = examples
+        .iter()
+        .filter_map(|e| match e {
+            Example::Id(id) => Some(*id),
+            Example::Vector(_) => None,
+        })
+        .collect();
+    let mut stored = stored_vectors(core, name, using, &wanted)
+        .await?
+        .into_iter();
+    ids.extend(wanted);
+    let mut out = Vec::with_capacity(examples.len());
+    for e in examples {
+        match e {
+            // Stored vectors are already preprocessed; raw ones are brought to the same form.
+            Example::Id(_) => out.push(
+                stored
+                    .next()
+                    .ok_or_else(|| Error::Internal("example lookup".into()))?,
+            ),
+            Example::Vector(mut v) => {
+                if v.len() != spec.dim {
+                    return Err(Error::wrong_input(format!(
+                        "Vector dimension error: expected dim: {}, got {}",
+                        spec.dim,
+                        v.len()
+                    )));
                 }
+                metric.preprocess(&mut v);
+                out.push(v);
             }
         }
-        Ok(out)
+    }
+    Ok(out)
+}
+
+/// Runs a resolved query with `plan`'s limits, filter and shape (`plan.vector` is replaced).
+/// Excluded points are removed before the offset is applied, as in [`nearest`].
+pub async fn run_query(
+    core: &Rc<Core>,
+    name: &str,
+    query: Query,
+    mut plan: Plan,
+) -> Result<Vec<ScoredRecord>, Error> {
+    let objective = match query {
+        Query::Vector(v) => {
+            plan.vector = v;
+            return nearest(core, name, plan).await;
+        }
+        Query::Objective(o) => o,
     };
-    let positive = vectors_of(ex.positive).await?;
-    let negative = vectors_of(ex.negative).await?;
-    let avg_pos = average(&positive, spec.dim);
-    let query = if negative.is_empty() {
-        avg_pos
-    } else {
-        let avg_neg = average(&negative, spec.dim);
-        avg_pos
-            .iter()
-            .zip(&avg_neg)
-            .map(|(p, n)| p + (p - n))
-            .collect()
-    };
-    Ok((query, ids))
+    let excluding = !plan.exclude.is_empty();
+    let mut hits = ops::search_objective(
+        core,
+        name,
+        ObjectiveSearch {
+            vector_name: plan.vector_name,
+            objective,
+            limit: if excluding {
+                plan.offset + plan.limit + plan.exclude.len()
+            } else {
+                plan.limit
+            },
+            offset: if excluding { 0 } else { plan.offset },
+            score_threshold: plan.score_threshold,
+            filter: plan.filter,
+            shape: plan.shape,
+        },
+    )
+    .await?;
+    if excluding {
+        hits.retain(|h| !plan.exclude.contains(&h.record.id));
+        hits.drain(..plan.offset.min(hits.len()));
+        hits.truncate(plan.limit);
+    }
+    Ok(hits)
 }
 
 fn average(vectors: &[Vec<f32>], dim: usize) -> Vec<f32> {
@@ -169,10 +247,10 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
         negative: req.negative,
         strategy: req.strategy.unwrap_or_default(),
     };
-    let (vector, exclude) = resolve(core, name, &using, examples).await?;
+    let (query, exclude) = resolve(core, name, &using, examples).await?;
     let plan = Plan {
         vector_name: using,
-        vector,
+        vector: Vec::new(),
         exclude,
         limit: check_limit(req.limit)?,
         offset: req.offset.unwrap_or(0),
@@ -183,7 +261,7 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
             vectors: WithVector::selector(req.with_vector),
         },
     };
-    nearest(core, name, plan).await
+    run_query(core, name, query, plan).await
 }
 
 /// `POST /collections/{name}/points/recommend`

@@ -129,7 +129,7 @@ struct SearchBody {
 }
 
 /// `vector` of a legacy search: a bare array or `{"name": …, "vector": […]}`.
-fn named_vector(v: Value) -> Result<(String, Vec<f32>), Error> {
+pub fn named_vector(v: Value) -> Result<(String, Vec<f32>), Error> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Named {

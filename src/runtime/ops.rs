@@ -15,8 +15,10 @@ use vexfs_shard::{
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
 use vexfs_io::dma::DmaStorage;
-use vexfs_shard::filter::Filter;
+use vexfs_shard::filter::{Filter, JsonPath};
+use vexfs_shard::score::Objective;
 use vexfs_shard::Shard;
 
 use super::catalog::{owner_core, Collection};
@@ -437,4 +439,186 @@ pub async fn search(
             record,
         })
         .collect())
+}
+
+/// A search ranked by a custom objective (recommend `best_score` / `sum_scores`, discover,
+/// context) instead of the distance to one vector.
+#[derive(Clone, Debug)]
+pub struct ObjectiveSearch {
+    pub vector_name: String,
+    /// Example vectors as given; checked and preprocessed here.
+    pub objective: Objective,
+    pub limit: usize,
+    pub offset: usize,
+    /// Compared with the objective's score as is (Qdrant converts only distance scores).
+    pub score_threshold: Option<f32>,
+    pub filter: Option<Filter>,
+    pub shape: ReadShape,
+}
+
+/// Exact search by a custom objective over all shards, merged best first (ties by id).
+/// Scores are the objective's own: no distance post-processing.
+pub async fn search_objective(
+    core: &Rc<Core>,
+    name: &str,
+    mut req: ObjectiveSearch,
+) -> Result<Vec<ScoredRecord>, RuntimeError> {
+    let coll = collection(core, name)?;
+    let schema = &coll.config.schema;
+    let spec = schema.spec(&req.vector_name)?.clone();
+    let examples = req.objective.vectors_mut();
+    if examples.is_empty() {
+        return Err(RuntimeError::WrongInput(
+            "a custom search objective needs at least one example vector".into(),
+        ));
+    }
+    for v in examples {
+        schema.check_vector(&req.vector_name, v)?;
+    }
+    req.objective.preprocess(Metric(spec.distance));
+    let top = req.offset.saturating_add(req.limit);
+    let req = Arc::new(req);
+    let r = req.clone();
+    let parts = fan_out(core, name, move |coll| {
+        let params = SearchParams {
+            vector_name: &r.vector_name,
+            query: &[],
+            top,
+            threshold: r.score_threshold,
+            filter: r.filter.as_ref(),
+        };
+        let mut hits = Vec::new();
+        for (_, s) in coll.local_shards() {
+            hits.extend(s.search_by(&params, &r.objective, &r.shape.payload, &r.shape.vectors)?);
+        }
+        Ok(hits)
+    })
+    .await?;
+    let mut hits: Vec<(f32, Record)> = parts.into_iter().flatten().collect();
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    Ok(hits
+        .into_iter()
+        .skip(req.offset)
+        .take(req.limit)
+        .map(|(score, record)| ScoredRecord { score, record })
+        .collect())
+}
+
+/// A payload value a facet counts: strings, integers and booleans (Qdrant's `FacetValue`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FacetKey {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Points whose facet values one shard reads back per scroll page.
+const FACET_PAGE_POINTS: usize = 4096;
+
+/// For each value reached by `key` (one level into a final array), how many points passing
+/// `filter` have it; a point counts once per distinct value. Unordered.
+pub async fn facet_counts(
+    core: &Rc<Core>,
+    name: &str,
+    key: JsonPath,
+    filter: Option<Arc<Filter>>,
+) -> Result<Vec<(FacetKey, usize)>, RuntimeError> {
+    let parts = fan_out(core, name, move |coll| {
+        // Only the key's top-level field is read back, not the whole payload.
+        let payload = PayloadSelector::Include(vec![key.first_key().to_owned()]);
+        let mut counts: HashMap<FacetKey, usize> = HashMap::new();
+        let mut seen: Vec<FacetKey> = Vec::new();
+        for (_, s) in coll.local_shards() {
+            let mut from = None;
+            loop {
+                // Paged, so only one page of payload values is in memory at a time.
+                let mut recs = s.scroll(
+                    from,
+                    FACET_PAGE_POINTS + 1,
+                    filter.as_deref(),
+                    &payload,
+                    &VectorSelector::None,
+                );
+                from = (recs.len() > FACET_PAGE_POINTS).then(|| recs[FACET_PAGE_POINTS].id);
+                recs.truncate(FACET_PAGE_POINTS);
+                for rec in recs {
+                    seen.clear();
+                    key.any_value(rec.payload.as_ref(), |v| {
+                        let mut add = |v: &serde_json::Value| {
+                            if let Some(k) = facet_key(v) {
+                                if !seen.contains(&k) {
+                                    seen.push(k);
+                                }
+                            }
+                        };
+                        match v {
+                            serde_json::Value::Array(items) => items.iter().for_each(&mut add),
+                            v => add(v),
+                        }
+                        false
+                    });
+                    for k in seen.drain(..) {
+                        *counts.entry(k).or_default() += 1;
+                    }
+                }
+                if from.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(counts.into_iter().collect::<Vec<_>>())
+    })
+    .await?;
+    let mut total: HashMap<FacetKey, usize> = HashMap::new();
+    for (k, n) in parts.into_iter().flatten() {
+        *total.entry(k).or_default() += n;
+    }
+    Ok(total.into_iter().collect())
+}
+
+fn facet_key(v: &serde_json::Value) -> Option<FacetKey> {
+    match v {
+        serde_json::Value::String(s) => Some(FacetKey::Str(s.clone())),
+        serde_json::Value::Bool(b) => Some(FacetKey::Bool(*b)),
+        serde_json::Value::Number(n) => n.as_i64().map(FacetKey::Int),
+        _ => None,
+    }
+}
+
+/// Up to `sample` ids of points passing `filter`: those whose mixed id hash is smallest, a
+/// uniform sample that is the same on every call and on every shard layout.
+pub async fn sample_ids(
+    core: &Rc<Core>,
+    name: &str,
+    filter: Arc<Filter>,
+    sample: usize,
+) -> Result<Vec<PointId>, RuntimeError> {
+    let pick = move |ids: &mut Vec<(u64, PointId)>| {
+        ids.sort_unstable();
+        ids.truncate(sample);
+    };
+    let parts = fan_out(core, name, move |coll| {
+        let mut ids: Vec<(u64, PointId)> = Vec::new();
+        for (_, s) in coll.local_shards() {
+            let matching = s.matching_ids(&filter);
+            ids.extend(matching.into_iter().map(|id| (sample_rank(id), id)));
+            pick(&mut ids);
+        }
+        Ok(ids)
+    })
+    .await?;
+    let mut all: Vec<(u64, PointId)> = parts.into_iter().flatten().collect();
+    pick(&mut all);
+    Ok(all.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The id's placement hash mixed again (murmur3's finalizer), so the sample is not biased
+/// toward the low shard numbers that the placement hash modulo picks.
+fn sample_rank(id: PointId) -> u64 {
+    let mut h = id.stable_hash() ^ 0x9e37_79b9_7f4a_7c15;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }

@@ -505,9 +505,65 @@ case("query_batch", "post", Q + "/batch", coll("plain"),
      body={"searches": [{"query": vec(1), "limit": 2}, {"query": {"recommend": {"positive": [1]}}}]})
 case("search_batch", "post", P + "/search/batch", coll("plain"), spec=SPEC_SEARCH,
      body={"searches": [{"vector": vec(1), "limit": 2}]})
-# discover is not routed yet: 404 like any unknown route.
-case("discover_not_routed", "post", P + "/discover", coll("plain"), spec=SPEC_SEARCH,
-     body={"target": 1, "limit": 3}, expect=404)
+# discover (legacy, v1.18) and the custom-objective queries.
+case("discover", "post", P + "/discover", coll("plain"), spec=SPEC_SEARCH,
+     body={"target": 1, "context": [{"positive": 2, "negative": vec(3)}], "limit": 3},
+     check=n_points(3))
+case("discover_context_only", "post", P + "/discover", coll("plain"), spec=SPEC_SEARCH,
+     body={"context": [{"positive": 2, "negative": 3}], "limit": 2}, check=n_points(2))
+case("discover_batch", "post", P + "/discover/batch", coll("plain"), spec=SPEC_SEARCH,
+     body={"searches": [{"target": vec(1), "limit": 2}]})
+case("discover_nothing", "post", P + "/discover", coll("plain"), spec=SPEC_SEARCH,
+     body={"limit": 2}, expect=400)
+case("recommend_best_score", "post", P + "/recommend", coll("plain"), spec=SPEC_SEARCH,
+     body={"positive": [1], "negative": [vec(2)], "strategy": "best_score", "limit": 3},
+     check=n_points(3))
+case("recommend_unknown_strategy", "post", P + "/recommend", coll("plain"), spec=SPEC_SEARCH,
+     body={"positive": [1], "strategy": "best", "limit": 3}, expect=VALIDATION)
+case("query_sum_scores", "post", Q, coll("plain"),
+     body={"query": {"recommend": {"positive": [1, 2], "negative": [3],
+                                   "strategy": "sum_scores"}}, "limit": 3}, check=n_points(3))
+case("query_discover", "post", Q, coll("plain"),
+     body={"query": {"discover": {"target": vec(1), "context": {"positive": 2, "negative": 3}}},
+           "limit": 3}, check=n_points(3))
+case("query_context", "post", Q, coll("plain"),
+     body={"query": {"context": [{"positive": 2, "negative": 3}]}, "limit": 3},
+     check=n_points(3))
+case("query_discover_no_target", "post", Q, coll("plain"),
+     body={"query": {"discover": {"context": []}}}, expect=400)
+
+# -- groups, facet, distance matrix ----------------------------------------------------------------
+case("search_groups", "post", P + "/search/groups", coll("plain"), spec=SPEC_SEARCH,
+     body={"vector": vec(1), "group_by": "city", "limit": 2, "group_size": 2,
+           "with_payload": True})
+case("recommend_groups", "post", P + "/recommend/groups", coll("plain"), spec=SPEC_SEARCH,
+     body={"positive": [1], "group_by": "city", "limit": 2, "group_size": 1})
+case("query_groups", "post", Q + "/groups", coll("plain"),
+     body={"query": vec(1), "group_by": "city", "limit": 3})
+case("query_groups_lookup", "post", Q + "/groups", coll("plain"),
+     body={"query": vec(1), "group_by": "n", "limit": 2, "with_lookup": "plain"})
+case("query_groups_no_group_by", "post", Q + "/groups", coll("plain"),
+     body={"query": vec(1)}, expect=VALIDATION)
+
+
+def _facet_coll(c):
+    """A fresh copy of `plain` with a keyword index on `city` (facets need one)."""
+    name = c.fresh("facet", None, plain_points())
+    call_checked(c.base, "put", C + "/index", coll(name), query="wait=true",
+                 body={"field_name": "city", "field_schema": "keyword"},
+                 what=f"setup: index city of {name}")
+    return coll(name)
+
+
+case("facet", "post", C + "/facet", _facet_coll, body={"key": "city", "limit": 3},
+     check=lambda b: len(b["result"]["hits"]) == 3 or pytest.fail(str(b)))
+case("facet_unindexed", "post", C + "/facet", coll("plain"), body={"key": "tags"}, expect=400)
+case("matrix_pairs", "post", P + "/search/matrix/pairs", coll("plain"),
+     body={"sample": 5, "limit": 2}, check=n_points(10, "pairs"))
+case("matrix_offsets", "post", P + "/search/matrix/offsets", coll("plain"),
+     body={"sample": 5, "limit": 2, "filter": {"must": [{"key": "n", "range": {"gte": 2}}]}})
+case("matrix_bad_sample", "post", P + "/search/matrix/pairs", coll("plain"),
+     body={"sample": 1}, expect=VALIDATION)
 
 # -- indexes, aliases, cluster, service, collection updates -------------------------------------
 case("create_index", "put", C + "/index", fresh_plain("ix"), query="wait=true",
@@ -637,6 +693,10 @@ def test_every_implemented_route_is_covered():
         ("patch", C), ("get", C + "/optimizations"), ("get", "/quotas"), ("put", "/quotas"),
         ("post", P + "/recommend"), ("post", P + "/recommend/batch"),
         ("post", P + "/search/batch"), ("post", Q + "/batch"),
+        ("post", P + "/discover"), ("post", P + "/discover/batch"),
+        ("post", P + "/search/groups"), ("post", P + "/recommend/groups"),
+        ("post", Q + "/groups"), ("post", C + "/facet"),
+        ("post", P + "/search/matrix/pairs"), ("post", P + "/search/matrix/offsets"),
     }
     missing = implemented - {(m, t) for m, t, _ in covered}
     assert not missing, f"implemented routes without a schema case: {sorted(missing)}"

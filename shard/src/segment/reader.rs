@@ -17,6 +17,7 @@ use crate::distance::Metric;
 use crate::op::Payload;
 use crate::point_id::PointId;
 use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::store::SearchParams;
 use crate::topk::TopK;
@@ -348,6 +349,17 @@ impl Segment {
         &self,
         params: &SearchParams<'_>,
         top: &mut TopK<T>,
+        tag: impl FnMut(u32) -> T,
+    ) {
+        self.search_into_by(params, &Nearest(params.query), top, tag)
+    }
+
+    /// [`Segment::search_into`] ranking by `scorer` instead of `params.query`.
+    pub fn search_into_by<T, S: Scorer>(
+        &self,
+        params: &SearchParams<'_>,
+        scorer: &S,
+        top: &mut TopK<T>,
         mut tag: impl FnMut(u32) -> T,
     ) {
         let Some(column) = self.column(params.vector_name) else {
@@ -357,7 +369,7 @@ impl Segment {
         let Some((data, dim)) = self.column_data(column) else {
             return;
         };
-        if params.query.len() != dim {
+        if scorer.dim() != dim {
             return;
         }
         let body = self.body();
@@ -366,7 +378,7 @@ impl Segment {
             if !bit(present, slot) || self.deleted.contains(slot as u32) {
                 continue;
             }
-            let score = metric.score(params.query, &v[..dim]);
+            let score = scorer.score(metric, &v[..dim]);
             if params.threshold.is_some_and(|t| score < t) {
                 continue;
             }

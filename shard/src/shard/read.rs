@@ -10,6 +10,7 @@ use super::Shard;
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::point_id::PointId;
+use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::store::SearchParams;
 use crate::topk::TopK;
@@ -171,19 +172,36 @@ impl<S: Storage> Shard<S> {
         payload: &PayloadSelector,
         vectors: &VectorSelector,
     ) -> Result<Vec<(f32, Record)>> {
+        self.search_by(params, &Nearest(params.query), payload, vectors)
+    }
+
+    /// [`Shard::search`] ranking every candidate by `scorer` (a custom objective) instead of
+    /// its similarity to `params.query`; `params.threshold` applies to the scorer's score.
+    pub fn search_by<C: Scorer>(
+        &self,
+        params: &SearchParams<'_>,
+        scorer: &C,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
         let parts = self.parts.borrow();
         let mut top = TopK::new(params.top);
         // Also refuses an unknown vector name before any segment is looked at.
         parts
             .mutable
-            .search_into(params, &mut top, |_| false, Loc::Mutable)?;
+            .search_into_by(params, scorer, &mut top, |_| false, Loc::Mutable)?;
         if let Some(f) = &parts.frozen {
-            f.store
-                .search_into(params, &mut top, |id| f.deleted.contains(&id), Loc::Frozen)?;
+            f.store.search_into_by(
+                params,
+                scorer,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
         }
         for (i, e) in parts.segments.iter().enumerate() {
             e.segment
-                .search_into(params, &mut top, |slot| Loc::Segment(i, slot));
+                .search_into_by(params, scorer, &mut top, |slot| Loc::Segment(i, slot));
         }
         Ok(top
             .into_sorted()

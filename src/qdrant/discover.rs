@@ -1,0 +1,182 @@
+//! Discovery and context search: legacy `points/discover` (+ `/batch`, Qdrant ≤ 1.18) and
+//! the `discover` / `context` queries of `points/query`.
+//!
+//! With a target, a point's score is its rank against the context pairs (+1 for each pair
+//! whose positive is closer, −1 for each whose negative is, 0 on a tie) plus its similarity
+//! to the target squashed into (0, 1); without one, it is the context loss, in (−pairs, 0].
+//! `vexfs_shard::score::Objective` has the exact formulas and their source.
+
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use vexfs_shard::filter::Filter;
+use vexfs_shard::score::{Objective, Pair};
+use vexfs_shard::{PointId, ScoredRecord};
+
+use super::error::Error;
+use super::json::parse_body;
+use super::model::{seq, ScoredOut, WithPayload, WithVector};
+use super::recommend::{example_vectors, run_query, Example, Query};
+use super::search::{check_params, unnamed, write_hits, Plan, SearchParamsIn};
+use super::{check_filter, check_limit, refuse_shard_key, write_result};
+use crate::runtime::core::Core;
+use crate::runtime::ops::ReadShape;
+
+/// One `{positive, negative}` context pair.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextPairIn {
+    positive: Example,
+    negative: Example,
+}
+
+/// `context` of the query API: one pair, a list of pairs, or null.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum ContextInput {
+    One(ContextPairIn),
+    Many(Vec<ContextPairIn>),
+    None,
+}
+
+impl ContextInput {
+    pub fn into_vec(self) -> Vec<ContextPairIn> {
+        match self {
+            ContextInput::One(p) => vec![p],
+            ContextInput::Many(v) => v,
+            ContextInput::None => Vec::new(),
+        }
+    }
+}
+
+/// `discover` of the query API: the target is required, the context may be empty.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverInput {
+    pub target: Example,
+    #[serde(default = "no_context")]
+    pub context: ContextInput,
+}
+
+fn no_context() -> ContextInput {
+    ContextInput::None
+}
+
+/// Turns a target (optional) and context pairs into the objective to rank by, and the ids of
+/// the examples given by id (left out of the results).
+pub async fn resolve(
+    core: &Rc<Core>,
+    name: &str,
+    using: &str,
+    target: Option<Example>,
+    pairs: Vec<ContextPairIn>,
+) -> Result<(Query, Vec<PointId>), Error> {
+    if target.is_none() && pairs.is_empty() {
+        return Err(Error::BadRequest(
+            "Bad request: a context search needs at least one context pair".into(),
+        ));
+    }
+    let mut ids = Vec::new();
+    let target = match target {
+        Some(t) => example_vectors(core, name, using, vec![t], &mut ids)
+            .await?
+            .pop(),
+        None => None,
+    };
+    let (pos, neg): (Vec<Example>, Vec<Example>) =
+        pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
+    let pos = example_vectors(core, name, using, pos, &mut ids).await?;
+    let neg = example_vectors(core, name, using, neg, &mut ids).await?;
+    let pairs = pos
+        .into_iter()
+        .zip(neg)
+        .map(|(positive, negative)| Pair { positive, negative })
+        .collect();
+    let objective = match target {
+        Some(target) => Objective::Discover { target, pairs },
+        None => Objective::Context { pairs },
+    };
+    Ok((Query::Objective(objective), ids))
+}
+
+/// Qdrant 1.18's `DiscoverRequest`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscoverBody {
+    target: Option<Example>,
+    context: Option<Vec<ContextPairIn>>,
+    filter: Option<Filter>,
+    params: Option<SearchParamsIn>,
+    limit: usize,
+    offset: Option<usize>,
+    with_payload: Option<WithPayload>,
+    #[serde(alias = "with_vectors")]
+    with_vector: Option<WithVector>,
+    using: Option<String>,
+    lookup_from: Option<Value>,
+    shard_key: Option<Value>,
+}
+
+async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<ScoredRecord>, Error> {
+    refuse_shard_key(&req.shard_key)?;
+    check_params(&req.params)?;
+    if req.lookup_from.is_some() {
+        return Err(Error::unsupported("lookup_from"));
+    }
+    let using = req.using.unwrap_or_default();
+    let pairs = req.context.unwrap_or_default();
+    let (query, exclude) = resolve(core, name, &using, req.target, pairs).await?;
+    let plan = Plan {
+        vector_name: using,
+        vector: Vec::new(),
+        exclude,
+        limit: check_limit(req.limit)?,
+        offset: req.offset.unwrap_or(0),
+        score_threshold: None,
+        filter: check_filter(req.filter)?,
+        shape: ReadShape {
+            payload: WithPayload::selector(req.with_payload, false),
+            vectors: WithVector::selector(req.with_vector),
+        },
+    };
+    run_query(core, name, query, plan).await
+}
+
+/// `POST /collections/{name}/points/discover`
+pub async fn discover(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let req: DiscoverBody = parse_body(body)?;
+    let unnamed = unnamed(core, name)?;
+    let hits = run(core, name, req).await?;
+    write_hits(out, &hits, unnamed)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscoverBatchBody {
+    searches: Vec<DiscoverBody>,
+}
+
+/// `POST /collections/{name}/points/discover/batch`: one list of hits per request, in order.
+pub async fn discover_batch(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let req: DiscoverBatchBody = parse_body(body)?;
+    let unnamed = unnamed(core, name)?;
+    let mut all = Vec::with_capacity(req.searches.len());
+    for d in req.searches {
+        all.push(run(core, name, d).await?);
+    }
+    let lists = all
+        .iter()
+        .map(|hits| seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })));
+    write_result(out, &seq(lists))
+}
