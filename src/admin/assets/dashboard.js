@@ -5,6 +5,8 @@
 const POLL_MS = 1000;
 /** Samples kept for the chart (one per poll). */
 const HISTORY = 120;
+/** The chart's x axis spans at least this many samples, so a fresh page is not all slope. */
+const CHART_MIN_SAMPLES = 30;
 const KEY_STORAGE = "vexfs-admin-api-key";
 const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2",
   "#db2777", "#4d7c0f", "#9a3412", "#475569", "#0d9488", "#a21caf"];
@@ -82,7 +84,7 @@ async function reset() {
 }
 
 function fmt(n) {
-  return Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(1);
+  return n.toLocaleString("en-US", { maximumFractionDigits: 1 });
 }
 
 function color(route) {
@@ -149,17 +151,18 @@ function render(result) {
 function drawChart() {
   const canvas = $("chart");
   const dpr = window.devicePixelRatio || 1;
-  const cssW = canvas.clientWidth || 560;
-  const cssH = Math.round(cssW * 240 / 560);
+  const cssW = canvas.clientWidth || 640;
+  const cssH = Math.round(cssW * 260 / 640);
   canvas.width = Math.round(cssW * dpr);
   canvas.height = Math.round(cssH * dpr);
   const g = canvas.getContext("2d");
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, cssW, cssH);
-  $("window").textContent = Math.round(HISTORY * POLL_MS / 1000);
 
   const series = [...state.history.entries()]
     .filter(([, h]) => h.some((s) => s.count > 0));
+  const span = Math.min(HISTORY, Math.max(CHART_MIN_SAMPLES,
+    ...series.map(([, h]) => h.length)));
   const values = series.flatMap(([, h]) => h.map((s) => s.p99)).filter((v) => v > 0);
   const pad = { l: 52, r: 8, t: 8, b: 20 };
   const w = cssW - pad.l - pad.r;
@@ -168,7 +171,7 @@ function drawChart() {
   const lo = Math.floor(Math.log10(Math.max(1, Math.min(...values, 100))));
   const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...values, 1000))));
   const y = (v) => pad.t + h - (Math.log10(Math.max(v, 1)) - lo) / (hi - lo) * h;
-  const x = (i) => pad.l + (i / (HISTORY - 1)) * w;
+  const x = (i) => pad.l + (i / (span - 1)) * w;
 
   g.font = "11px system-ui, sans-serif";
   g.textAlign = "right";
@@ -182,7 +185,7 @@ function drawChart() {
   }
   g.textAlign = "left";
   g.textBaseline = "alphabetic";
-  g.fillText(`-${Math.round(HISTORY * POLL_MS / 1000)} s`, pad.l, cssH - 4);
+  g.fillText(`-${Math.round(span * POLL_MS / 1000)} s`, pad.l, cssH - 4);
   g.textAlign = "right";
   g.fillText("now", pad.l + w, cssH - 4);
 
@@ -190,17 +193,29 @@ function drawChart() {
   legend.replaceChildren();
   g.lineWidth = 1.5;
   for (const [name, hist] of series) {
-    // Newest sample at the right edge.
-    const offset = HISTORY - hist.length;
+    // Newest sample at the right edge; samples without requests leave a gap.
+    const offset = span - hist.length;
     g.strokeStyle = color(name);
+    g.fillStyle = color(name);
     g.beginPath();
+    let drawing = false;
     hist.forEach((s, i) => {
+      if (s.count === 0 || s.p99 <= 0) {
+        drawing = false;
+        return;
+      }
       const px = x(offset + i);
       const py = y(s.p99);
-      if (i === 0) g.moveTo(px, py); else g.lineTo(px, py);
+      if (drawing) g.lineTo(px, py); else g.moveTo(px, py);
+      drawing = true;
     });
-    if (hist.length === 1) g.arc(x(offset), y(hist[0].p99), 2, 0, 2 * Math.PI);
     g.stroke();
+    const last = hist[hist.length - 1];
+    if (last.count > 0) {
+      g.beginPath();
+      g.arc(x(span - 1), y(last.p99), 2.5, 0, 2 * Math.PI);
+      g.fill();
+    }
     const item = document.createElement("span");
     const sw = document.createElement("span");
     sw.className = "swatch";
