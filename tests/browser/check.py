@@ -224,10 +224,8 @@ def main():
         # "After it refreshed": the status line names the time of the last poll.
         driver.wait("a refresh", f"return document.getElementById('status').textContent"
                                  f" !== {json.dumps(first_status)};")
+        # Checked (and photographed) while the load still runs, so the rates are live.
         time.sleep(WATCH_S)
-        stop.set()
-        loader.join()
-        time.sleep(1.5)  # one more poll after the load stopped
         rows = driver.js(ROWS_JS)
         cls, text = driver.status()
         if "error" in cls:
@@ -248,7 +246,6 @@ def main():
         print(f"routes on the page: {rows}")
         print(f"cores on the page: {cores}")
     finally:
-        stop.set()
         shot = os.path.join(args.out, "admin-dashboard.png")
         try:
             driver.screenshot(shot)
@@ -256,6 +253,7 @@ def main():
                 f.write(driver.js("return document.documentElement.outerHTML;"))
             print(f"screenshot: {shot}")
         finally:
+            stop.set()
             driver.close()
 
 
