@@ -4,6 +4,7 @@
 //! route) → [`qdrant`] (JSON → typed operation) → [`runtime`] (to the core owning the shard) →
 //! `vexfs_shard` (the engine) → `vexfs_io` (files).
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod http;

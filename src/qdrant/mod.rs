@@ -140,7 +140,11 @@ impl Handler for App {
         // local shard) would otherwise keep the core from every other connection.
         glommio::yield_if_needed().await;
         let started = Instant::now();
+        if let Some(head) = crate::admin::handle(&self.core, &req, started, out).await {
+            return head;
+        }
         let route = route(req.method, req.path);
+        let _latency = crate::admin::LatencyTimer::start(&self.core, &route, started);
         match route {
             Route::Root => {
                 service::root(out);
@@ -160,7 +164,11 @@ impl Handler for App {
                 if let Err(denied) = self.core.shared.api_keys.check(&req, false) {
                     return self.denied(denied, started, out);
                 }
-                return match service::metrics(&self.core, out).await {
+                let written = async {
+                    service::metrics(&self.core, out).await?;
+                    crate::admin::metrics(&self.core, out).await
+                };
+                return match written.await {
                     Ok(()) => ResponseHead {
                         status: 200,
                         content_type: PROMETHEUS,

@@ -64,6 +64,8 @@ pub struct Core {
     pub shutdown: Shutdown,
     /// Open client connections on this core.
     pub connections: std::cell::Cell<usize>,
+    /// Request latencies answered on this core, per route (read by `/admin/latency`).
+    pub latency: RefCell<crate::admin::Registry>,
 }
 
 /// A call to another core could not complete (it stopped).

@@ -137,6 +137,7 @@ async fn serve_core(
         quotas: Default::default(),
         shutdown: Shutdown::new(),
         connections: Cell::new(0),
+        latency: Default::default(),
     });
     spawn_mesh_receivers(&core, receivers);
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
