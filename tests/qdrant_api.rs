@@ -958,7 +958,8 @@ fn delete_and_recreate_while_flushing_keeps_collections_apart() {
             assert_eq!(st, 200, "{v}");
         }
         if round < 4 {
-            assert_eq!(s.json("DELETE", "/collections/r", "").1["result"], true);
+            let (st, v) = s.json("DELETE", "/collections/r", "");
+            assert_eq!(v["result"], true, "{st} {v}");
         }
     }
     let (st, v) = s.json(
