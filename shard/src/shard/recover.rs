@@ -79,6 +79,8 @@ impl<S: Storage + Clone> Shard<S> {
             scratch: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
             flush_wanted: Event::new(),
+            flush_ended: Event::new(),
+            snapshot_pins: Cell::new(0),
         })
     }
 }
