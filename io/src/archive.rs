@@ -245,24 +245,54 @@ impl<'a, F: File> ArchiveReader<'a, F> {
     /// Copies an entry into `dst` (new or to be overwritten), cuts it to length and makes it
     /// durable (not its name: the caller syncs the directory).
     pub async fn extract_entry<G: File>(&self, entry: &ArchiveEntry, dst: &G) -> Result<()> {
-        let align = dst.alignment() as usize;
-        let mut pos = 0u64;
-        while pos < entry.size {
-            let want = (entry.size - pos).min(ARCHIVE_IO_CHUNK_BYTES as u64) as usize;
-            let mut chunk = self.file.read_at(entry.data_at + pos, want).await?;
-            if chunk.len() != want {
-                return Err(format_err(format!("entry {} is truncated", entry.name)));
-            }
-            // Chunks are multiples of the alignment except the last, which is padded and then
-            // cut off by the truncate below.
-            chunk.resize(want.div_ceil(align) * align, 0);
-            dst.write_at(pos, &chunk).await?;
-            pos += want as u64;
-        }
-        dst.truncate(entry.size).await?;
-        dst.sync_data().await?;
-        Ok(())
+        copy_range(self.file, entry.data_at, entry.size, entry.size, dst)
+            .await
+            .map_err(|e| match e {
+                ArchiveError::Format(_) => format_err(format!("entry {} is truncated", entry.name)),
+                e => e,
+            })
     }
+}
+
+/// Copies the first `copy` bytes of `src` into `dst` (new or to be overwritten), then zeros up
+/// to `size` bytes, and makes `dst` durable (not its name: the caller syncs the directory).
+pub async fn copy_file<F: File, G: File>(src: &F, dst: &G, copy: u64, size: u64) -> Result<()> {
+    copy_range(src, 0, copy, size, dst).await
+}
+
+async fn copy_range<F: File, G: File>(
+    src: &F,
+    from: u64,
+    copy: u64,
+    size: u64,
+    dst: &G,
+) -> Result<()> {
+    assert!(copy <= size, "copy {copy} > size {size}");
+    let align = dst.alignment() as usize;
+    let mut pos = 0u64;
+    while pos < size {
+        let want = (size - pos).min(ARCHIVE_IO_CHUNK_BYTES as u64) as usize;
+        let from_src = copy.saturating_sub(pos).min(want as u64) as usize;
+        let mut chunk = if from_src > 0 {
+            src.read_at(from + pos, from_src).await?
+        } else {
+            Vec::new()
+        };
+        if chunk.len() != from_src {
+            return Err(format_err(format!(
+                "source ended before byte {}",
+                from + pos + from_src as u64
+            )));
+        }
+        // Chunks are multiples of the alignment except the last, which is padded here and cut
+        // off by the truncate below.
+        chunk.resize(want.div_ceil(align) * align, 0);
+        dst.write_at(pos, &chunk).await?;
+        pos += want as u64;
+    }
+    dst.truncate(size).await?;
+    dst.sync_data().await?;
+    Ok(())
 }
 
 /// A ustar header for a regular file.

@@ -7,6 +7,7 @@ pub mod core;
 pub mod error;
 pub mod ops;
 mod signals;
+pub mod snapshots;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;

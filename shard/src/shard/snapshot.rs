@@ -88,13 +88,7 @@ impl<S: Storage> Shard<S> {
     /// docs). Fails when the log has failed (its durable end is then unknown).
     pub async fn snapshot_files(&self) -> Result<ShardSnapshot<'_, S>> {
         // A running flush is about to change the manifest and remove files: let it finish.
-        while self.flushing.get() {
-            let ended = self.flush_ended.listen();
-            if !self.flushing.get() {
-                break;
-            }
-            ended.await;
-        }
+        self.wait_for_flush().await;
         self.snapshot_pins.set(self.snapshot_pins.get() + 1);
         let mut pin = Pin { shard: Some(self) };
         self.wal.check()?;
@@ -154,6 +148,24 @@ impl<S: Storage> Shard<S> {
             manifest: manifest_bytes,
             files,
         })
+    }
+
+    /// Waits for a running flush to end and keeps every later one from starting, for good.
+    /// For a shard whose directory is about to be moved or replaced: a flush works on paths
+    /// (new log file, segment, manifest, removals) and would act on whatever they name then.
+    pub async fn stop_flushing(&self) {
+        self.wait_for_flush().await;
+        self.snapshot_pins.set(self.snapshot_pins.get() + 1);
+    }
+
+    async fn wait_for_flush(&self) {
+        while self.flushing.get() {
+            let ended = self.flush_ended.listen();
+            if !self.flushing.get() {
+                break;
+            }
+            ended.await;
+        }
     }
 
     fn unpin_for_snapshot(&self) {
