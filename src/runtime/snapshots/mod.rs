@@ -135,7 +135,11 @@ pub async fn clean_staging(core: &Core) -> Result<(), RuntimeError> {
         dirs.push(snapshots.join(name));
     }
     for dir in dirs {
-        for name in core.storage.list_dir(&dir).await? {
+        // Something other than a directory put there by hand is none of ours.
+        let Ok(names) = core.storage.list_dir(&dir).await else {
+            continue;
+        };
+        for name in names {
             if name.ends_with(TMP_SUFFIX) {
                 core.storage.remove_file(&dir.join(name)).await?;
             }
@@ -148,7 +152,6 @@ pub async fn clean_staging(core: &Core) -> Result<(), RuntimeError> {
 fn check_snapshot_name(name: &str) -> Result<(), RuntimeError> {
     let ok = name.len() > SNAPSHOT_SUFFIX.len()
         && name.ends_with(SNAPSHOT_SUFFIX)
-        && !name.starts_with('.')
         && !name
             .chars()
             .any(|c| matches!(c, '/' | '\\' | '\0') || c.is_control());
@@ -307,12 +310,13 @@ mod tests {
         assert_eq!(creation_time(1_659_610_150), "2022-08-04T10:49:10");
         assert_eq!(name_time(0), "1970-01-01-00-00-00");
         assert!(check_snapshot_name("c-2022.snapshot").is_ok());
+        assert!(check_snapshot_name(".hidden-2022.snapshot").is_ok());
         for bad in [
             "x",
             ".snapshot",
             "../a.snapshot",
             "a/b.snapshot",
-            ".a.snapshot",
+            "a\nb.snapshot",
         ] {
             assert!(check_snapshot_name(bad).is_err(), "{bad}");
         }

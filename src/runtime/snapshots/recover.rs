@@ -27,6 +27,7 @@ use super::format::{
     META_MAX_BYTES, SNAPSHOT_FORMAT,
 };
 use super::{on_coordinator, snapshots_root, staging_dir};
+use crate::limits;
 use crate::runtime::catalog::{self, CollectionConfig, CONFIG_FILE_NAME};
 use crate::runtime::core::Core;
 use crate::runtime::error::RuntimeError;
@@ -190,7 +191,9 @@ async fn unpack<F: File>(
                 );
             }
             name => {
-                let Some((shard, file_name)) = parse_shard_entry(name) else {
+                let Some((shard, file_name)) =
+                    parse_shard_entry(name).filter(|(s, _)| *s < limits::SHARDS_MAX_COUNT)
+                else {
                     return Err(bad(format!(
                         "invalid snapshot: unexpected entry `{name}` (a full snapshot or not a \
                          snapshot of this server?)"
@@ -224,6 +227,12 @@ async fn unpack<F: File>(
     }
     let config = config.ok_or_else(|| bad(format!("invalid snapshot: no {CONFIG_ENTRY}")))?;
     let n = config.shard_number;
+    if n == 0 || n > limits::SHARDS_MAX_COUNT {
+        return Err(bad(format!(
+            "invalid snapshot: shard_number {n} is not between 1 and {}",
+            limits::SHARDS_MAX_COUNT
+        )));
+    }
     let all: BTreeSet<u32> = (0..n).collect();
     if meta.shard_number != Some(n) || manifests != all || dirs.iter().any(|&s| s >= n) {
         return Err(bad(format!(
