@@ -375,3 +375,36 @@ impl Storage for MemStorage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::File;
+
+    #[test]
+    fn rename_dir_moves_the_tree_and_open_read_finds_only_existing_files() {
+        futures_lite::future::block_on(async {
+            let fs = MemStorage::new(3);
+            fs.create_dir_all(Path::new("/a/b")).await.unwrap();
+            let f = fs.open(Path::new("/a/b/f")).await.unwrap();
+            f.write_at(0, &[1; 512]).await.unwrap();
+            f.sync_data().await.unwrap();
+            fs.create_dir_all(Path::new("/t")).await.unwrap();
+            assert!(fs
+                .rename_dir(Path::new("/a"), Path::new("/t"))
+                .await
+                .is_err());
+            fs.rename_dir(Path::new("/a"), Path::new("/z"))
+                .await
+                .unwrap();
+            assert!(fs.open_read(Path::new("/a/b/f")).await.unwrap().is_none());
+            let moved = fs.open_read(Path::new("/z/b/f")).await.unwrap().unwrap();
+            assert_eq!(moved.size().await.unwrap(), 512);
+            assert_eq!(fs.list_dir(Path::new("/z")).await.unwrap(), vec!["b"]);
+            fs.crash();
+            assert!(fs.contents(Path::new("/z/b/f")).is_some());
+        });
+    }
+}
