@@ -2,6 +2,9 @@
 
 use crate::http::Method;
 
+mod snapshots;
+pub use snapshots::SnapshotRoute;
+
 /// Every route this server answers. Collection names are decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -59,6 +62,7 @@ pub enum Route {
     Batch(String),
     CreateIndex(String),
     DeleteIndex(String, String),
+    Snapshot(SnapshotRoute),
     /// The path exists but not with this method.
     MethodNotAllowed,
     NotFound,
@@ -82,7 +86,7 @@ impl Route {
                 | Route::UpdateCollection(_)
                 | Route::Upsert(_)
                 | Route::DeletePoints(_)
-        )
+        ) || matches!(self, Route::Snapshot(r) if r.is_write())
     }
 }
 
@@ -244,6 +248,11 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
                 (_, "pairs" | "offsets") => None,
                 _ => return None,
             }
+        }
+        ["snapshots", ..]
+        | ["collections", _, "snapshots", ..]
+        | ["collections", _, "shards", _, "snapshot" | "snapshots", ..] => {
+            return snapshots::match_path(m, segs).map(|r| r.map(Route::Snapshot))
         }
         _ => return None,
     };

@@ -10,6 +10,8 @@
 
 use std::path::Path;
 
+pub mod archive;
+pub mod checksum;
 pub mod dma;
 pub mod lock;
 pub mod mem;
@@ -65,6 +67,9 @@ pub trait Storage {
     async fn create_dir_all(&self, path: &Path) -> Result<()>;
     /// Removes a directory tree; succeeds when it does not exist.
     async fn remove_dir_all(&self, path: &Path) -> Result<()>;
+    /// Opens an existing file for reading only; `None` when it does not exist. For files that
+    /// are read in pieces (snapshots, the files copied into them) rather than whole.
+    async fn open_read(&self, path: &Path) -> Result<Option<Self::File>>;
     /// Reads a whole (small) file; `None` when it does not exist.
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>>;
     /// Replaces `path` atomically: temp file, write, fdatasync, rename, fsync of the directory.
@@ -77,6 +82,9 @@ pub trait Storage {
     /// readers at once; durable only after `sync_dir` of the parent directory (of both, when
     /// they differ): until then a crash may show the old names.
     async fn rename(&self, from: &Path, to: &Path) -> Result<()>;
+    /// Renames the directory `from` (with everything in it) to `to`, which must not exist.
+    /// Atomic for readers at once; durable after `sync_dir` of both parent directories.
+    async fn rename_dir(&self, from: &Path, to: &Path) -> Result<()>;
     /// Removes the file `path`; succeeds when it does not exist. Durable after `sync_dir` of the
     /// parent directory: until then a crash may bring the file back.
     async fn remove_file(&self, path: &Path) -> Result<()>;

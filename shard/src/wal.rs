@@ -280,6 +280,27 @@ impl<F: File> Wal<F> {
         self.file_first_lsn.get()
     }
 
+    /// `(durable_lsn, end)`: every record up to `durable_lsn` is durable and the current file's
+    /// records up to it end at byte `end`. The bytes below `end` never change again (a later
+    /// flush rewrites the last block with the same prefix), so a copy of them taken while
+    /// writes go on is a valid log. `None` while a rotation is pending: the durable records may
+    /// then end in the previous file.
+    pub fn durable_end(&self) -> Option<(Lsn, u64)> {
+        let state = self.state.borrow();
+        if state.rotation.is_some() {
+            return None;
+        }
+        Some((
+            self.durable_lsn.get(),
+            state.tail_offset + state.tail.len() as u64,
+        ))
+    }
+
+    /// Alignment of the log file's writes, in bytes.
+    pub fn alignment(&self) -> u64 {
+        self.alignment
+    }
+
     /// Path of the current file (for messages).
     pub fn path(&self) -> String {
         self.path.borrow().clone()

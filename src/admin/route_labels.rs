@@ -4,6 +4,7 @@
 //! so it never hides under `other`.
 
 use crate::router::Route;
+use crate::router::SnapshotRoute;
 
 /// Requests that matched no route (404, 405).
 pub const OTHER: &str = "other";
@@ -65,6 +66,19 @@ pub fn label(route: &Route) -> &'static str {
         Route::Batch(_) => "batch",
         Route::CreateIndex(_) => "create_index",
         Route::DeleteIndex(..) => "delete_index",
+        Route::Snapshot(s) => match s {
+            SnapshotRoute::Create(_) => "create_snapshot",
+            SnapshotRoute::List(_) => "list_snapshots",
+            SnapshotRoute::Download(..) => "download_snapshot",
+            SnapshotRoute::Delete(..) => "delete_snapshot",
+            SnapshotRoute::Recover(_) => "recover_snapshot",
+            SnapshotRoute::Upload(_) => "upload_snapshot",
+            SnapshotRoute::CreateFull => "create_full_snapshot",
+            SnapshotRoute::ListFull => "list_full_snapshots",
+            SnapshotRoute::DownloadFull(_) => "download_full_snapshot",
+            SnapshotRoute::DeleteFull(_) => "delete_full_snapshot",
+            SnapshotRoute::Shard(..) => "shard_snapshot",
+        },
         Route::MethodNotAllowed | Route::NotFound => OTHER,
     }
 }

@@ -20,6 +20,7 @@ mod quotas;
 mod recommend;
 mod search;
 pub mod service;
+mod snapshots;
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -114,6 +115,9 @@ impl App {
             Route::Root | Route::Healthz | Route::Livez | Route::Readyz | Route::Metrics => Err(
                 Error::Internal("service route reached the JSON dispatcher".into()),
             ),
+            Route::Snapshot(_) => Err(Error::Internal(
+                "snapshot route reached the JSON dispatcher".into(),
+            )),
         }
     }
 }
@@ -211,6 +215,10 @@ impl Handler for App {
                     content_type: JSON,
                 };
             }
+        }
+        if let Route::Snapshot(r) = route {
+            // Downloads are not JSON and `wait=false` answers 202: their own envelope.
+            return snapshots::handle(&self.core, r, req, started, out).await;
         }
         out.extend_from_slice(b"{\"result\":");
         let result = self.dispatch(route, req, out).await;

@@ -23,7 +23,7 @@ use super::error::RuntimeError;
 
 /// Core that decides collection creation and deletion.
 pub(super) const COORDINATOR_CORE: usize = 0;
-const CONFIG_FILE_NAME: &str = "config.json";
+pub(super) const CONFIG_FILE_NAME: &str = "config.json";
 
 /// A collection's persisted configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,7 +80,7 @@ pub fn collections_dir(root: &Path) -> PathBuf {
     root.join("collections")
 }
 
-fn collection_dir(root: &Path, name: &str) -> PathBuf {
+pub(super) fn collection_dir(root: &Path, name: &str) -> PathBuf {
     collections_dir(root).join(name)
 }
 
@@ -132,6 +132,9 @@ async fn install(
 pub async fn load_all(core: &Rc<Core>) -> Result<(), RuntimeError> {
     let dir = collections_dir(&core.shared.storage_root);
     core.storage.create_dir_all(&dir).await?;
+    if core.id == COORDINATOR_CORE {
+        super::snapshots::clean_staging(core).await?;
+    }
     for name in core.storage.list_dir(&dir).await? {
         let path = dir.join(&name).join(CONFIG_FILE_NAME);
         let Some(bytes) = core.storage.read_file(&path).await? else {
@@ -227,6 +230,9 @@ async fn drop_everywhere(coord: &Rc<Core>, name: &str) -> Result<(), RuntimeErro
                 if let Some(coll) = removed {
                     for (_, shard) in coll.local_shards() {
                         shard.close();
+                        // A flush works on paths: let a running one finish before the
+                        // directory is removed (and perhaps recreated under the same name).
+                        shard.stop_flushing().await;
                     }
                 }
             }
@@ -238,6 +244,97 @@ async fn drop_everywhere(coord: &Rc<Core>, name: &str) -> Result<(), RuntimeErro
         .storage
         .sync_dir(&collections_dir(&coord.shared.storage_root))
         .await?;
+    Ok(())
+}
+
+/// Makes the complete, durable directory `staged` (on the storage's file system) the collection
+/// `name`, replacing the collection of that name if there is one (snapshot recovery). Runs on
+/// the coordinator. Every core stops serving the old collection and stops its flushes (a flush
+/// works on paths, and the paths are about to name the new files); the old directory is
+/// renamed to `trash` (which must not exist), `staged` to the collection's, and every core
+/// opens the new one. A crash between the two renames leaves the collection missing on
+/// restart (the caller's source is untouched, so recovery can be run again); the old files
+/// are then in `trash`, which the caller keeps where startup clears it.
+pub(super) async fn replace_from_dir(
+    coord: &Rc<Core>,
+    name: &str,
+    staged: &Path,
+    trash: &Path,
+    config: CollectionConfig,
+) -> Result<(), RuntimeError> {
+    debug_assert_eq!(coord.id, COORDINATOR_CORE);
+    {
+        let mut cat = coord.catalog.borrow_mut();
+        if cat.aliases.contains_key(name) {
+            return Err(RuntimeError::WrongInput(format!(
+                "Wrong input: Alias with name `{name}` already exists"
+            )));
+        }
+        if !cat.creating.insert(name.to_owned()) {
+            return Err(RuntimeError::AlreadyExists(name.to_owned()));
+        }
+    }
+    let result = replace_on_coordinator(coord, name, staged, trash, config).await;
+    coord.catalog.borrow_mut().creating.remove(name);
+    result
+}
+
+async fn replace_on_coordinator(
+    coord: &Rc<Core>,
+    name: &str,
+    staged: &Path,
+    trash: &Path,
+    config: CollectionConfig,
+) -> Result<(), RuntimeError> {
+    let owned = name.to_owned();
+    coord
+        .broadcast(move |c| {
+            let name = owned.clone();
+            async move {
+                let old = c.catalog.borrow_mut().collections.remove(&name);
+                for (_, shard) in old.iter().flat_map(|o| o.local_shards()) {
+                    shard.stop_flushing().await;
+                }
+            }
+        })
+        .await?;
+    let root = &coord.shared.storage_root;
+    let parent = collections_dir(root);
+    let dir = collection_dir(root, name);
+    let had_old = coord
+        .storage
+        .list_dir(&parent)
+        .await?
+        .iter()
+        .any(|n| n == name);
+    if had_old {
+        coord.storage.rename_dir(&dir, trash).await?;
+    }
+    coord.storage.rename_dir(staged, &dir).await?;
+    coord.storage.sync_dir(&parent).await?;
+    for p in [staged.parent(), trash.parent()].into_iter().flatten() {
+        coord.storage.sync_dir(p).await?;
+    }
+    let config = Arc::new(config);
+    let owned = name.to_owned();
+    let installed: Result<(), RuntimeError> = coord
+        .broadcast(move |c| {
+            let name = owned.clone();
+            let config = config.clone();
+            async move { install(&c, &name, config).await }
+        })
+        .await?
+        .into_iter()
+        .collect();
+    if let Err(e) = installed {
+        let _ = drop_everywhere(coord, name).await;
+        return Err(e);
+    }
+    if had_old {
+        if let Err(e) = coord.storage.remove_dir_all(trash).await {
+            tracing::warn!(collection = name, "removing the replaced files: {e}");
+        }
+    }
     Ok(())
 }
 

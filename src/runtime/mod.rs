@@ -8,6 +8,7 @@ pub mod error;
 pub mod ops;
 pub mod quotas;
 mod signals;
+pub mod snapshots;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;

@@ -294,6 +294,16 @@ impl Storage for DmaStorage {
         }
     }
 
+    async fn open_read(&self, path: &Path) -> Result<Option<DmaFileHandle>> {
+        let shown = path.display().to_string();
+        ensure_iopoll_probed(path).await?;
+        match DmaFile::open(path).await {
+            Ok(file) => Ok(Some(DmaFileHandle { file, path: shown })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(os_err("open", &shown, e)),
+        }
+    }
+
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         let shown = path.display().to_string();
         ensure_iopoll_probed(path).await?;
@@ -370,6 +380,26 @@ impl Storage for DmaStorage {
                 e,
             )
         })
+    }
+
+    async fn rename_dir(&self, from: &Path, to: &Path) -> Result<()> {
+        let shown = || format!("{} -> {}", from.display(), to.display());
+        if !from.is_dir() {
+            return Err(Error::Invalid(format!(
+                "rename dir {}: no such directory",
+                shown()
+            )));
+        }
+        // rename(2) would also replace an empty directory; the contract says `to` is new.
+        if to.exists() {
+            return Err(Error::Invalid(format!(
+                "rename dir {}: target exists",
+                shown()
+            )));
+        }
+        glommio::io::rename(from, to)
+            .await
+            .map_err(|e| os_err("rename dir", &shown(), e))
     }
 
     async fn remove_file(&self, path: &Path) -> Result<()> {

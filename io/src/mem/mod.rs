@@ -207,6 +207,17 @@ impl Storage for MemStorage {
         Ok(())
     }
 
+    async fn open_read(&self, path: &Path) -> Result<Option<MemFile>> {
+        self.check_power("open", path)?;
+        let inner = self.inner.borrow();
+        Ok(inner.names.get(path).map(|id| MemFile {
+            inner: self.inner.clone(),
+            id: *id,
+            generation: inner.generation,
+            path: path.display().to_string(),
+        }))
+    }
+
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         self.check_power("read", path)?;
         let mut inner = self.inner.borrow_mut();
@@ -318,9 +329,82 @@ impl Storage for MemStorage {
         Ok(())
     }
 
+    /// Directories are durable at once in this model, so the move is too: names under `from`
+    /// (durable or not) move with it.
+    async fn rename_dir(&self, from: &Path, to: &Path) -> Result<()> {
+        self.check_power("rename dir", from)?;
+        let mut guard = self.inner.borrow_mut();
+        let inner = &mut *guard;
+        let shown = || format!("{} -> {}", from.display(), to.display());
+        if !inner.dirs.contains(from) {
+            return Err(Error::Invalid(format!(
+                "rename dir {}: no such directory",
+                shown()
+            )));
+        }
+        if inner.dir_exists(to) || inner.names.contains_key(to) {
+            return Err(Error::Invalid(format!(
+                "rename dir {}: target exists",
+                shown()
+            )));
+        }
+        inner.check_parent(to)?;
+        let moved = |p: &Path| -> Option<std::path::PathBuf> {
+            let rest = p.strip_prefix(from).ok()?;
+            Some(if rest.as_os_str().is_empty() {
+                to.to_path_buf()
+            } else {
+                to.join(rest)
+            })
+        };
+        let dirs = std::mem::take(&mut inner.dirs);
+        inner.dirs = dirs.into_iter().map(|d| moved(&d).unwrap_or(d)).collect();
+        for map in [&mut inner.names, &mut inner.durable_names] {
+            let old = std::mem::take(map);
+            *map = old
+                .into_iter()
+                .map(|(n, id)| (moved(&n).unwrap_or(n), id))
+                .collect();
+        }
+        Ok(())
+    }
+
     async fn remove_file(&self, path: &Path) -> Result<()> {
         self.check_power("remove", path)?;
         self.inner.borrow_mut().names.remove(path);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::File;
+
+    #[test]
+    fn rename_dir_moves_the_tree_and_open_read_finds_only_existing_files() {
+        futures_lite::future::block_on(async {
+            let fs = MemStorage::new(3);
+            fs.create_dir_all(Path::new("/a/b")).await.unwrap();
+            let f = fs.open(Path::new("/a/b/f")).await.unwrap();
+            f.write_at(0, &[1; 512]).await.unwrap();
+            f.sync_data().await.unwrap();
+            fs.create_dir_all(Path::new("/t")).await.unwrap();
+            assert!(fs
+                .rename_dir(Path::new("/a"), Path::new("/t"))
+                .await
+                .is_err());
+            fs.rename_dir(Path::new("/a"), Path::new("/z"))
+                .await
+                .unwrap();
+            assert!(fs.open_read(Path::new("/a/b/f")).await.unwrap().is_none());
+            let moved = fs.open_read(Path::new("/z/b/f")).await.unwrap().unwrap();
+            assert_eq!(moved.size().await.unwrap(), 512);
+            assert_eq!(fs.list_dir(Path::new("/z")).await.unwrap(), vec!["b"]);
+            fs.crash();
+            assert!(fs.contents(Path::new("/z/b/f")).is_some());
+        });
     }
 }

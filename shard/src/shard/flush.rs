@@ -55,6 +55,7 @@ struct Freeze {
 /// cancelled WAL flush); reopening recovers.
 struct FlushingGuard<'a, F: File> {
     flushing: &'a Cell<bool>,
+    ended: &'a event_listener::Event,
     wal: &'a Wal<F>,
     armed: bool,
 }
@@ -62,6 +63,7 @@ struct FlushingGuard<'a, F: File> {
 impl<F: File> Drop for FlushingGuard<'_, F> {
     fn drop(&mut self) {
         self.flushing.set(false);
+        self.ended.notify(usize::MAX);
         if self.armed {
             self.wal.fail("a segment flush was cancelled half way");
         }
@@ -70,10 +72,11 @@ impl<F: File> Drop for FlushingGuard<'_, F> {
 
 impl<S: Storage> Shard<S> {
     /// Writes everything logged so far out as a new segment and truncates the log. Returns
-    /// false when there was nothing to flush or a flush is already running. Writes may go on
+    /// false when there was nothing to flush, a flush is already running or a snapshot is
+    /// copying the files. Writes may go on
     /// meanwhile. An error fails the log (see the module docs).
     pub async fn flush(&self) -> Result<bool> {
-        if self.flushing.get() {
+        if self.flushing.get() || self.snapshot_pins.get() > 0 {
             return Ok(false);
         }
         self.wal.check()?;
@@ -83,6 +86,7 @@ impl<S: Storage> Shard<S> {
         self.flushing.set(true);
         let mut guard = FlushingGuard {
             flushing: &self.flushing,
+            ended: &self.flush_ended,
             wal: &self.wal,
             armed: true,
         };

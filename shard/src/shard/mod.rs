@@ -18,10 +18,13 @@ mod options;
 mod parts;
 mod read;
 mod recover;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_model;
+#[cfg(test)]
+mod tests_snapshot;
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -40,6 +43,7 @@ pub use options::{
     ShardOptions, SEGMENT_FLUSH_CHUNK_POINTS, SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
 };
 use parts::Parts;
+pub use snapshot::{ShardSnapshot, SnapshotCopy, SnapshotFile};
 
 pub struct Shard<S: Storage> {
     storage: S,
@@ -59,6 +63,11 @@ pub struct Shard<S: Storage> {
     /// Set when the shard's collection is deleted: a flush still running must not write into a
     /// directory that may already belong to a new collection of the same name.
     closed: Cell<bool>,
+    /// Notified when a flush ends (snapshots wait for one to finish before pinning).
+    flush_ended: Event,
+    /// Snapshots copying the files right now; flushes wait while it is not zero, because a
+    /// flush removes log files and replaced sidecars a snapshot may still be reading.
+    snapshot_pins: Cell<usize>,
 }
 
 impl<S: Storage> Shard<S> {
@@ -109,7 +118,7 @@ impl<S: Storage> Shard<S> {
     /// Whether a flush to a new segment is due: the mutable part is large, or the log holds
     /// many records no segment covers (updates and deletes only grow the log).
     pub fn needs_flush(&self) -> bool {
-        if self.flushing.get() {
+        if self.flushing.get() || self.snapshot_pins.get() > 0 {
             return false;
         }
         let unflushed = self.wal.last_lsn() - self.manifest.borrow().flushed_lsn;

@@ -80,6 +80,8 @@ impl<S: Storage + Clone> Shard<S> {
             flushing: Cell::new(false),
             flush_wanted: Event::new(),
             closed: Cell::new(false),
+            flush_ended: Event::new(),
+            snapshot_pins: Cell::new(0),
         })
     }
 }
