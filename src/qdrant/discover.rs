@@ -15,11 +15,11 @@ use vexfs_shard::score::{Objective, Pair};
 use vexfs_shard::{PointId, ScoredRecord};
 
 use super::error::Error;
-use super::json::parse_body;
-use super::model::{seq, ScoredOut, WithPayload, WithVector};
+use super::model::{WithPayload, WithVector};
 use super::recommend::{example_vectors, run_query, Example, Query};
-use super::search::{check_params, unnamed, write_hits, Plan, SearchParamsIn};
-use super::{check_filter, check_limit, refuse_shard_key, write_result};
+use super::search::{answer_batch, answer_one};
+use super::search::{check_params, Plan, SearchParamsIn};
+use super::{check_filter, check_limit, refuse_shard_key};
 use crate::runtime::core::Core;
 use crate::runtime::ops::ReadShape;
 
@@ -150,16 +150,7 @@ pub async fn discover(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: DiscoverBody = parse_body(body)?;
-    let unnamed = unnamed(core, name)?;
-    let hits = run(core, name, req).await?;
-    write_hits(out, &hits, unnamed)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DiscoverBatchBody {
-    searches: Vec<DiscoverBody>,
+    answer_one::<DiscoverBody>(core, name, body, out, run).await
 }
 
 /// `POST /collections/{name}/points/discover/batch`: one list of hits per request, in order.
@@ -169,14 +160,5 @@ pub async fn discover_batch(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: DiscoverBatchBody = parse_body(body)?;
-    let unnamed = unnamed(core, name)?;
-    let mut all = Vec::with_capacity(req.searches.len());
-    for d in req.searches {
-        all.push(run(core, name, d).await?);
-    }
-    let lists = all
-        .iter()
-        .map(|hits| seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })));
-    write_result(out, &seq(lists))
+    answer_batch::<DiscoverBody>(core, name, body, out, run).await
 }

@@ -14,12 +14,10 @@ use vexfs_shard::score::Objective;
 use vexfs_shard::{PointId, ScoredRecord};
 
 use super::error::Error;
-use super::json::parse_body;
-use super::model::{seq, ScoredOut, WithPayload, WithVector};
-use super::search::{
-    check_params, nearest, stored_vectors, unnamed, write_hits, Plan, SearchParamsIn,
-};
-use super::{check_filter, check_limit, refuse_shard_key, write_result};
+use super::model::{WithPayload, WithVector};
+use super::search::{answer_batch, answer_one};
+use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
+use super::{check_filter, check_limit, refuse_shard_key};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ObjectiveSearch, ReadShape};
 
@@ -271,16 +269,7 @@ pub async fn recommend(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: RecommendBody = parse_body(body)?;
-    let unnamed = unnamed(core, name)?;
-    let hits = run(core, name, req).await?;
-    write_hits(out, &hits, unnamed)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecommendBatchBody {
-    searches: Vec<RecommendBody>,
+    answer_one::<RecommendBody>(core, name, body, out, run).await
 }
 
 /// `POST /collections/{name}/points/recommend/batch`
@@ -290,14 +279,5 @@ pub async fn recommend_batch(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: RecommendBatchBody = parse_body(body)?;
-    let unnamed = unnamed(core, name)?;
-    let mut all = Vec::with_capacity(req.searches.len());
-    for r in req.searches {
-        all.push(run(core, name, r).await?);
-    }
-    let lists = all
-        .iter()
-        .map(|hits| seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })));
-    write_result(out, &seq(lists))
+    answer_batch::<RecommendBody>(core, name, body, out, run).await
 }

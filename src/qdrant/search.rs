@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::filter::Filter;
@@ -109,6 +110,47 @@ pub fn unnamed(core: &Core, name: &str) -> Result<bool, Error> {
     Ok(core.catalog.borrow().get(name)?.config.unnamed_vector)
 }
 
+/// A batch request of the legacy search family: `{"searches": [...]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch<B> {
+    searches: Vec<B>,
+}
+
+/// Parses one request of the search family, runs it and writes its hits.
+pub async fn answer_one<B: DeserializeOwned>(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+    run: impl AsyncFn(&Rc<Core>, &str, B) -> Result<Vec<ScoredRecord>, Error>,
+) -> Result<(), Error> {
+    let req: B = parse_body(body)?;
+    let unnamed = unnamed(core, name)?;
+    let hits = run(core, name, req).await?;
+    write_hits(out, &hits, unnamed)
+}
+
+/// Parses a `{"searches": [...]}` batch, runs each in order and writes one list of hits each.
+pub async fn answer_batch<B: DeserializeOwned>(
+    core: &Rc<Core>,
+    name: &str,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+    run: impl AsyncFn(&Rc<Core>, &str, B) -> Result<Vec<ScoredRecord>, Error>,
+) -> Result<(), Error> {
+    let req: Batch<B> = parse_body(body)?;
+    let unnamed = unnamed(core, name)?;
+    let mut all = Vec::with_capacity(req.searches.len());
+    for item in req.searches {
+        all.push(run(core, name, item).await?);
+    }
+    let lists = all
+        .iter()
+        .map(|hits| seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })));
+    write_result(out, &seq(lists))
+}
+
 pub fn write_hits(out: &mut Vec<u8>, hits: &[ScoredRecord], unnamed: bool) -> Result<(), Error> {
     write_result(out, &seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })))
 }
@@ -190,16 +232,7 @@ pub async fn search(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: SearchBody = parse_body(body)?;
-    let unnamed = unnamed(core, name)?;
-    let hits = run_search(core, name, req).await?;
-    write_hits(out, &hits, unnamed)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SearchBatchBody {
-    searches: Vec<SearchBody>,
+    answer_one::<SearchBody>(core, name, body, out, run_search).await
 }
 
 /// `POST /collections/{name}/points/search/batch`: one list of hits per search, in order.
@@ -209,14 +242,5 @@ pub async fn search_batch(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let req: SearchBatchBody = parse_body(body)?;
-    let unnamed = unnamed(core, name)?;
-    let mut all = Vec::with_capacity(req.searches.len());
-    for s in req.searches {
-        all.push(run_search(core, name, s).await?);
-    }
-    let lists = all
-        .iter()
-        .map(|hits| seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })));
-    write_result(out, &seq(lists))
+    answer_batch::<SearchBody>(core, name, body, out, run_search).await
 }
