@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine: Rust unit and integration tests (the latter
 # start the real binary on loopback), the admin dashboard in headless chromium (apt-installs
-# chromium if missing), then the Python qdrant-client compatibility suite (creates its own
-# venvs under target/ and installs the clients from PyPI).
+# chromium if missing), the Python qdrant-client compatibility suite (creates its own venvs
+# under target/ and installs the clients from PyPI) and the JS client, then a one-minute fuzz
+# smoke run of the HTTP parser (cargo-fuzz, installed if missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,3 +18,6 @@ VEXFS_BIN="$PWD/target/release/vexfs-unified-server" bash tests/browser/run.sh
 
 echo "=== qdrant-client compatibility"
 VEXFS_BIN="$PWD/target/release/vexfs-unified-server" bash tests/compat/run.sh
+
+echo "=== fuzz smoke run of the HTTP parser (installs cargo-fuzz if missing; 20 s per target)"
+bash tests/fuzz/smoke.sh
