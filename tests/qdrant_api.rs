@@ -806,6 +806,13 @@ fn aliases_cluster_and_service_routes() {
     let m = s.request("GET", "/metrics", "");
     assert_eq!(m.status, 200);
     assert!(m.text().contains("collections_total 1"), "{}", m.text());
+    let flushes: u64 = m
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("vexfs_wal_fdatasync_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("wal counter");
+    assert!(flushes > 0, "the wait=true upsert above was flushed");
     assert_eq!(
         s.json("GET", "/issues", "").1["result"]["issues"],
         json!([])

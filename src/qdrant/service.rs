@@ -91,6 +91,23 @@ pub async fn metrics(
             escape_label(name)
         );
     }
+    let (flushes, records, bytes) = crate::runtime::ops::wal_totals(core).await?;
+    let w = &mut *out;
+    let _ = writeln!(
+        w,
+        "# HELP vexfs_wal_fdatasync_total log flushes, each ending in one fdatasync"
+    );
+    let _ = writeln!(w, "# TYPE vexfs_wal_fdatasync_total counter");
+    let _ = writeln!(w, "vexfs_wal_fdatasync_total {flushes}");
+    let _ = writeln!(w, "# HELP vexfs_wal_records_flushed_total log records made durable (records per fdatasync = group commit)");
+    let _ = writeln!(w, "# TYPE vexfs_wal_records_flushed_total counter");
+    let _ = writeln!(w, "vexfs_wal_records_flushed_total {records}");
+    let _ = writeln!(
+        w,
+        "# HELP vexfs_wal_bytes_written_total bytes written to logs"
+    );
+    let _ = writeln!(w, "# TYPE vexfs_wal_bytes_written_total counter");
+    let _ = writeln!(w, "vexfs_wal_bytes_written_total {bytes}");
     let _ = writeln!(w, "# HELP cores number of executor cores");
     let _ = writeln!(w, "# TYPE cores gauge");
     let _ = writeln!(w, "cores {}", core.shared.cores);

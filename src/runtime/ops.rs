@@ -622,3 +622,29 @@ fn sample_rank(id: PointId) -> u64 {
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
 }
+
+/// Log counters summed over every shard of every collection (since each shard was opened):
+/// flushes (one fdatasync each), records they made durable, bytes written.
+pub async fn wal_totals(core: &Rc<Core>) -> Result<(u64, u64, u64), RuntimeError> {
+    let per_core = core
+        .broadcast(|c| async move {
+            let collections: Vec<Rc<Collection>> =
+                c.catalog.borrow().collections.values().cloned().collect();
+            let mut t = (0, 0, 0);
+            for coll in collections {
+                for (_, shard) in coll.local_shards() {
+                    let s = shard.wal_stats();
+                    t = (
+                        t.0 + s.flushes,
+                        t.1 + s.records_flushed,
+                        t.2 + s.bytes_written,
+                    );
+                }
+            }
+            t
+        })
+        .await?;
+    Ok(per_core
+        .into_iter()
+        .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2)))
+}
