@@ -803,6 +803,7 @@ fn aliases_cluster_and_service_routes() {
         s.json("GET", "/telemetry", "").1["result"]["collections"]["number_of_collections"],
         1
     );
+    assert_eq!(s.json("PUT", "/collections/c/points?wait=true", r#"{"points":[{"id":1,"vector":[1,0]}]}"#).0, 200);
     let m = s.request("GET", "/metrics", "");
     assert_eq!(m.status, 200);
     assert!(m.text().contains("collections_total 1"), "{}", m.text());
@@ -812,7 +813,7 @@ fn aliases_cluster_and_service_routes() {
         .find_map(|l| l.strip_prefix("vexfs_wal_fdatasync_total "))
         .and_then(|v| v.parse().ok())
         .expect("wal counter");
-    assert!(flushes > 0, "the wait=true upsert above was flushed");
+    assert!(flushes > 0, "the wait=true upsert into c was flushed");
     assert_eq!(
         s.json("GET", "/issues", "").1["result"]["issues"],
         json!([])
