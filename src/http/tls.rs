@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_lite::{AsyncWriteExt, FutureExt};
 use futures_rustls::server::TlsStream;
@@ -17,11 +18,17 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::admission::Slot;
-use super::conn::{serve_admitted, timeout, Transport};
+use super::conn::{linger, serve_admitted, timeout, Transport};
 use super::{Handler, HttpLimits, Shutdown};
+use crate::limits::REFUSAL_LINGER_MS;
 
 /// The only application protocol this server speaks, offered over ALPN.
 const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+/// Content type of the record every TLS connection starts with (the ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+/// What a plain-HTTP peer on the TLS port may still send (its request) before we close,
+/// dropped so the close is a FIN and not a reset.
+const NOT_TLS_DRAIN_MAX_BYTES: usize = 64 * 1024;
 
 impl Transport for TlsStream<TcpStream> {
     fn tcp(&self) -> &TcpStream {
@@ -75,7 +82,8 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
 ///
 /// The handshake counts as the start of the first request head: it must finish within
 /// `head_timeout_ms`, so a peer that opens connections and never completes a handshake holds
-/// a slot no longer than one that never completes a request. Over the core's
+/// a slot no longer than one that never completes a request. A peer whose first byte is not a
+/// TLS handshake record (plain HTTP) gets no answer, just a clean close. Over the core's
 /// `connections_max_per_core` the connection is closed without an answer: a 503 would first
 /// need a full handshake, the costliest thing a flood of connections can ask of us.
 pub async fn serve_tls_connection<H: Handler>(
@@ -90,24 +98,56 @@ pub async fn serve_tls_connection<H: Handler>(
     };
     // The handshake is a few round trips of small records; Nagle would delay each of them.
     let _ = tcp.set_nodelay(true);
-    let handshake = async { Some(acceptor.accept(tcp).into_fallible().await) };
+    let handshake = async {
+        let mut first = [0u8; 1];
+        match tcp.peek(&mut first).await {
+            // Plain HTTP (or anything else) on the TLS port: not handed to rustls, whose alert
+            // would reach a plain-HTTP client as a garbled answer.
+            Ok(1) if first[0] != TLS_HANDSHAKE_RECORD => Handshake::NotTls(tcp),
+            Ok(0) | Err(_) => Handshake::Gone,
+            Ok(_) => match acceptor.accept(tcp).into_fallible().await {
+                Ok(stream) => Handshake::Done(Box::new(stream)),
+                Err((e, tcp)) => Handshake::Failed(e, tcp),
+            },
+        }
+    };
     let expired = async {
         glommio::timer::sleep(timeout(limits.head_timeout_ms)).await;
-        None
+        Handshake::TimedOut
     };
     // A connection still shaking hands has no request to finish: it goes at once.
     let stop = async {
         shutdown.wait().await;
-        None
+        Handshake::TimedOut
     };
     match handshake.or(expired).or(stop).await {
-        Some(Ok(stream)) => serve_admitted(stream, slot, handler, limits, shutdown).await,
-        Some(Err((e, mut tcp))) => {
-            // rustls has already sent its alert (a plain-HTTP client gets that, not HTTP);
-            // closing sends FIN rather than leaving the socket to be reset.
+        Handshake::Done(stream) => serve_admitted(*stream, slot, handler, limits, shutdown).await,
+        Handshake::NotTls(mut tcp) => {
+            tracing::debug!("not a TLS handshake on the TLS port; closing");
+            // Close with FIN after dropping what the peer sent, not with RST.
+            let mut sink = Vec::new();
+            let time = Duration::from_millis(REFUSAL_LINGER_MS);
+            linger(&mut tcp, &mut sink, time, NOT_TLS_DRAIN_MAX_BYTES).await;
+            let _ = tcp.close().await;
+        }
+        Handshake::Failed(e, mut tcp) => {
+            // rustls has already sent its alert; close with FIN rather than leave a reset.
             tracing::debug!("tls handshake failed: {e}");
             let _ = tcp.close().await;
         }
-        None => tracing::debug!("tls handshake timed out or the server is stopping"),
+        Handshake::Gone => {}
+        Handshake::TimedOut => tracing::debug!("tls handshake timed out or the server is stopping"),
     }
+}
+
+/// How the start of a connection on the TLS port ended.
+enum Handshake {
+    /// Boxed: the session with its buffers is over a KiB, the other outcomes are small.
+    Done(Box<TlsStream<TcpStream>>),
+    /// The first byte is not a TLS handshake record.
+    NotTls(TcpStream),
+    Failed(std::io::Error, TcpStream),
+    /// The peer closed (or the socket failed) before sending anything.
+    Gone,
+    TimedOut,
 }
