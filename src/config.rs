@@ -1,6 +1,7 @@
 //! Server configuration: embedded defaults, a TOML file, then command-line overrides.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -17,6 +18,19 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub log: LogConfig,
     pub service: ServiceConfig,
+    pub tls: TlsConfig,
+}
+
+/// HTTPS on the server port instead of plain HTTP (never both). The files are read and checked
+/// once at start; a problem with them stops the start with one line naming the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub enabled: bool,
+    /// PEM certificate chain, the server's certificate first.
+    pub cert_path: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the first certificate.
+    pub key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -223,7 +237,22 @@ impl Config {
         if self.storage.path.as_os_str().is_empty() {
             return Err("storage.path is empty".into());
         }
+        if self.tls.enabled && (self.tls.cert_path.is_none() || self.tls.key_path.is_none()) {
+            return Err("tls.enabled = true needs both tls.cert_path and tls.key_path".into());
+        }
         Ok(())
+    }
+
+    /// The shared rustls configuration when `[tls]` is enabled: reads and checks the
+    /// certificate and key files (one-line error naming the file otherwise).
+    pub fn tls_server_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+        match (&self.tls.enabled, &self.tls.cert_path, &self.tls.key_path) {
+            (false, _, _) => Ok(None),
+            (true, Some(cert), Some(key)) => crate::http::tls_server_config(cert, key).map(Some),
+            (true, _, _) => {
+                Err("tls.enabled = true needs both tls.cert_path and tls.key_path".into())
+            }
+        }
     }
 
     pub fn http_limits(&self) -> HttpLimits {
@@ -290,5 +319,24 @@ mod tests {
         let mut c = Config::default();
         c.runtime.io_memory_kib = 100;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_reports_the_bad_one() {
+        let c =
+            Config::from_toml("[tls]\nenabled = true\ncert_path = \"/x.pem\"\n").expect("parses");
+        assert!(c.validate().unwrap_err().contains("tls.key_path"));
+        let c = Config::from_toml("[tls]\ncert_path = \"/x.pem\"\n").expect("parses");
+        assert!(c.validate().is_ok(), "disabled TLS needs nothing");
+        assert!(matches!(c.tls_server_config(), Ok(None)));
+        let c = Config::from_toml(
+            "[tls]\nenabled = true\ncert_path = \"/nonexistent/c.pem\"\nkey_path = \"/nonexistent/k.pem\"\n",
+        )
+        .expect("parses");
+        let e = c.tls_server_config().expect_err("missing file");
+        assert!(e.contains("tls.cert_path /nonexistent/c.pem"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = Config::from_toml("[tls]\nenable = true\n").expect_err("unknown key");
+        assert!(e.contains("enable"), "{e}");
     }
 }

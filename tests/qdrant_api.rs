@@ -803,7 +803,15 @@ fn aliases_cluster_and_service_routes() {
         s.json("GET", "/telemetry", "").1["result"]["collections"]["number_of_collections"],
         1
     );
-    assert_eq!(s.json("PUT", "/collections/c/points?wait=true", r#"{"points":[{"id":1,"vector":[1,0]}]}"#).0, 200);
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/c/points?wait=true",
+            r#"{"points":[{"id":1,"vector":[1,0]}]}"#
+        )
+        .0,
+        200
+    );
     let m = s.request("GET", "/metrics", "");
     assert_eq!(m.status, 200);
     assert!(m.text().contains("collections_total 1"), "{}", m.text());

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 
@@ -31,6 +31,30 @@ const LINGER_MAX_BYTES: usize = 1024 * 1024;
 /// overflow the clock arithmetic of the timer.
 const TIMEOUT_MAX_MS: u64 = 365 * 24 * 3600 * 1000;
 
+/// A byte stream the connection loop can serve: plain TCP, or TLS over TCP (`tls.rs`).
+///
+/// The loop is generic over it rather than taking a trait object, so the plain-TCP path is
+/// compiled for `TcpStream` itself: no dynamic dispatch and no extra copy per read or write.
+#[allow(async_fn_in_trait)]
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// The TCP socket underneath, for socket options (write timeout, Nagle). Every write of
+    /// the stream goes through its `poll_write`, so its write timeout bounds them all.
+    fn tcp(&self) -> &TcpStream;
+
+    /// Ends our direction of the stream while the peer may still send (half-close).
+    async fn shutdown_write(&mut self) -> std::io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+
+    async fn shutdown_write(&mut self) -> std::io::Result<()> {
+        Ok(self.shutdown(std::net::Shutdown::Write).await?)
+    }
+}
+
 /// Serves one accepted connection until it closes. Never panics on peer input; failures are
 /// answered (when a status makes sense) and end the connection. Over the core's
 /// `connections_max_per_core` the connection is answered 503 and closed instead.
@@ -40,10 +64,22 @@ pub async fn serve_connection<H: Handler>(
     limits: &HttpLimits,
     shutdown: &Shutdown,
 ) {
-    let Some(_slot) = Slot::take(limits.connections_max_per_core) else {
+    let Some(slot) = Slot::take(limits.connections_max_per_core) else {
         refuse(stream, limits.connections_max_per_core).await;
         return;
     };
+    serve_admitted(stream, slot, handler, limits, shutdown).await;
+}
+
+/// Serves a connection that holds its place among the core's open connections (`_slot`,
+/// given back when this returns).
+pub(super) async fn serve_admitted<S: Transport, H: Handler>(
+    stream: S,
+    _slot: Slot,
+    handler: &H,
+    limits: &HttpLimits,
+    shutdown: &Shutdown,
+) {
     let mut conn = Connection {
         stream,
         reader: RequestReader::new(),
@@ -54,9 +90,10 @@ pub async fn serve_connection<H: Handler>(
     // A peer that stops reading our answers is as idle as one that stops sending.
     let _ = conn
         .stream
+        .tcp()
         .set_write_timeout(millis(limits.idle_timeout_ms));
     // Answers are batched into one write per read already; Nagle would only add latency.
-    let _ = conn.stream.set_nodelay(true);
+    let _ = conn.stream.tcp().set_nodelay(true);
     match conn.run(handler, limits, shutdown).await {
         Ok(()) => {}
         Err(Error::Io(e)) => tracing::debug!("http connection I/O error: {e}"),
@@ -75,8 +112,8 @@ enum Wake {
     Shutdown,
 }
 
-struct Connection {
-    stream: TcpStream,
+struct Connection<S> {
+    stream: S,
     reader: RequestReader,
     /// Framed responses not yet written.
     out: Vec<u8>,
@@ -86,7 +123,7 @@ struct Connection {
     scratch: Vec<u8>,
 }
 
-impl Connection {
+impl<S: Transport> Connection<S> {
     async fn run<H: Handler>(
         &mut self,
         handler: &H,
@@ -248,6 +285,8 @@ impl Connection {
     async fn flush(&mut self) -> Result<(), Error> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
+            // TLS holds back records until flushed; for plain TCP this is a no-op.
+            self.stream.flush().await?;
             self.out.clear();
         }
         Ok(())
@@ -268,13 +307,13 @@ impl Connection {
 
 /// Half-closes, then drops what the peer still sends until it closes too or `max_bytes` or
 /// `time` run out, so the answer already written is not reset away. `sink` is scratch space.
-pub(super) async fn linger(
-    stream: &mut TcpStream,
+pub(super) async fn linger<S: Transport>(
+    stream: &mut S,
     sink: &mut Vec<u8>,
     time: Duration,
     max_bytes: usize,
 ) {
-    if stream.shutdown(std::net::Shutdown::Write).await.is_err() {
+    if stream.shutdown_write().await.is_err() {
         return;
     }
     sink.resize(BUF_IDLE_BYTES, 0);
@@ -293,7 +332,7 @@ pub(super) async fn linger(
     drain.or(deadline).await;
 }
 
-fn timeout(ms: u64) -> Duration {
+pub(super) fn timeout(ms: u64) -> Duration {
     Duration::from_millis(ms.min(TIMEOUT_MAX_MS))
 }
 

@@ -4,7 +4,8 @@
 //! Keep-alive, pipelining (answers in order, bounded), Content-Length and chunked bodies,
 //! `Expect: 100-continue`, and strict framing: anything ambiguous closes the connection.
 //! Hostile peers are bounded by the `[limits]` section: head/body sizes, timeouts, open
-//! connections per core, answers held per connection, JSON nesting depth.
+//! connections per core, answers held per connection, JSON nesting depth. With `[tls]` the
+//! same loop runs over rustls (`tls.rs`).
 
 mod admission;
 mod body;
@@ -15,6 +16,7 @@ mod parse;
 mod reader;
 mod response;
 mod shutdown;
+mod tls;
 
 pub use admission::open_connections;
 pub use body::ChunkedDecoder;
@@ -26,6 +28,7 @@ pub use parse::{parse_head, BodyFraming, Head, HeaderSpan, Span, HEADERS_MAX_COU
 pub use reader::{empty_header_slots, Phase, RequestReader, Step};
 pub use response::error_body;
 pub use shutdown::{Shutdown, Wait};
+pub use tls::{serve_tls_connection, server_config as tls_server_config};
 
 /// Limits one connection enforces. Built from the `[limits]` config section.
 #[derive(Debug, Clone)]

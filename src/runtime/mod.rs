@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
+use futures_rustls::TlsAcceptor;
 use glommio::channels::channel_mesh::{MeshBuilder, Receivers};
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
@@ -26,7 +27,7 @@ use vexfs_io::dma::DmaStorage;
 use self::core::{Core, CoreMsg, Shared};
 use crate::auth::ApiKeys;
 use crate::config::Config;
-use crate::http::{serve_connection, Shutdown};
+use crate::http::{serve_connection, serve_tls_connection, Shutdown};
 use crate::limits;
 use crate::qdrant::App;
 
@@ -51,6 +52,8 @@ pub fn run(config: Config) -> Result<(), String> {
         }
         n => n,
     };
+    // Built once and shared read-only by every core; bad files stop the start here.
+    let tls = config.tls_server_config()?;
     let _storage_lock = vexfs_io::lock::DirLock::acquire(&config.storage.path)
         .map_err(|e| format!("storage.path: {e}"))?;
     let addr: SocketAddr = format!("{}:{}", config.server.host, config.server.port)
@@ -94,11 +97,12 @@ pub fn run(config: Config) -> Result<(), String> {
         let shared = shared.clone();
         let mesh = mesh.clone();
         let err_tx = err_tx.clone();
+        let tls = tls.clone();
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("vexfs-core-{id}"))
             .io_memory(io_memory)
             .spawn(move || async move {
-                if let Err(e) = serve_core(id, shared.clone(), mesh, addr).await {
+                if let Err(e) = serve_core(id, shared.clone(), mesh, addr, tls).await {
                     // One failing core stops the whole server.
                     shared.stop.store(true, Ordering::Release);
                     let _ = err_tx.send(e);
@@ -124,6 +128,7 @@ async fn serve_core(
     shared: Arc<Shared>,
     mesh: MeshBuilder<CoreMsg, glommio::channels::channel_mesh::Full>,
     addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(), String> {
     let (senders, receivers) = mesh
         .join()
@@ -149,8 +154,8 @@ async fn serve_core(
         .await
         .map_err(|e| format!("core {id}: loading quotas failed: {e}"))?;
     shared.loaded.fetch_add(1, Ordering::AcqRel);
-    tracing::info!(core = id, %addr, "core serving");
-    accept_loop(&core, &listener).await;
+    tracing::info!(core = id, %addr, tls = tls.is_some(), "core serving");
+    accept_loop(&core, &listener, tls.map(TlsAcceptor::from)).await;
     drop(listener);
     drain(&core).await;
     Ok(())
@@ -169,7 +174,8 @@ fn spawn_mesh_receivers(core: &Rc<Core>, mut receivers: Receivers<CoreMsg>) {
     }
 }
 
-async fn accept_loop(core: &Rc<Core>, listener: &TcpListener) {
+/// With `tls`, every accepted connection is served over TLS (never plain HTTP on that port).
+async fn accept_loop(core: &Rc<Core>, listener: &TcpListener, tls: Option<TlsAcceptor>) {
     let app = Rc::new(App::new(core.clone()));
     loop {
         let stop = async {
@@ -192,9 +198,16 @@ async fn accept_loop(core: &Rc<Core>, listener: &TcpListener) {
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let core = core.clone();
+        let tls = tls.clone();
         core.connections.set(core.connections.get() + 1);
         glommio::spawn_local(async move {
-            serve_connection(stream, &*app, &core.shared.limits, &core.shutdown).await;
+            let (limits, shutdown) = (&core.shared.limits, &core.shutdown);
+            match tls {
+                // The handshake runs here, in the connection's task, bounded by the head
+                // timeout: a slow handshake never holds up the accept loop.
+                Some(tls) => serve_tls_connection(stream, &tls, &*app, limits, shutdown).await,
+                None => serve_connection(stream, &*app, limits, shutdown).await,
+            }
             core.connections.set(core.connections.get() - 1);
         })
         .detach();

@@ -41,9 +41,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _http_status(url: str, timeout: float = 1.0) -> int | None:
+def _http_status(url: str, timeout: float = 1.0, context=None) -> int | None:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -65,14 +65,19 @@ class ServerProcess:
         self.port = _free_port()
         self.host = HOST
         self.url = f"http://{HOST}:{self.port}"
+        # TLS servers (TlsServerProcess) set these; None means plain HTTP.
+        self.ssl_context = None
+        self.config_path: Path | None = None
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.last_returncode: int | None = None
 
     # -- process control -------------------------------------------------
     def argv(self) -> list[str]:
+        config = ["--config", str(self.config_path)] if self.config_path else []
         return [
             self.binary,
+            *config,
             "--host", HOST,
             "--port", str(self.port),
             "--storage-path", self.storage,
@@ -113,7 +118,7 @@ class ServerProcess:
                     f"(start #{self.starts}).\n--- server stderr ---\n{self.stderr_tail()}",
                     pytrace=False,
                 )
-            last = _http_status(self.url + "/readyz", timeout=1.0)
+            last = _http_status(self.url + "/readyz", timeout=1.0, context=self.ssl_context)
             if last == 200:
                 return
             time.sleep(0.05)
@@ -206,6 +211,82 @@ class ServerProcess:
         return f"<ServerProcess {self.name} {self.url} storage={self.storage}>"
 
 
+TLS_API_KEY = "compat-tls-secret"
+
+
+def _make_test_pki(directory: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate it signed for 127.0.0.1 and localhost, as PEM
+    files. Returns (ca, cert, key) paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1))
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("vexfs compat CA")).issuer_name(name("vexfs compat CA"))
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=False, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("vexfs compat server")).issuer_name(ca.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.ip_address(HOST)), x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return paths
+
+
+class TlsServerProcess(ServerProcess):
+    """A server with `[tls]` enabled and an api key: HTTPS only, certificate from a test CA
+    (`self.ca_path`, which clients verify against)."""
+
+    def __init__(self, binary: str, name: str = "tls-server"):
+        import ssl
+
+        super().__init__(binary, name)
+        self.ca_path, cert, key = _make_test_pki(self.tmp)
+        self.api_key = TLS_API_KEY
+        self.config_path = self.tmp / "config.toml"
+        self.config_path.write_text(
+            f"[tls]\nenabled = true\ncert_path = {json.dumps(str(cert))}\n"
+            f"key_path = {json.dumps(str(key))}\n"
+            f"[service]\napi_key = {json.dumps(self.api_key)}\n"
+        )
+        self.url = f"https://{HOST}:{self.port}"
+        self.ssl_context = ssl.create_default_context(cafile=str(self.ca_path))
+
+
 def server_binary() -> str:
     path = os.environ.get("VEXFS_BIN") or str(DEFAULT_BIN)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -217,8 +298,8 @@ def server_binary() -> str:
     return path
 
 
-def _start_server(name: str) -> ServerProcess:
-    srv = ServerProcess(server_binary(), name=name)
+def _start_server(name: str, cls: type[ServerProcess] = ServerProcess) -> ServerProcess:
+    srv = cls(server_binary(), name=name)
     try:
         srv.start()
     except BaseException:
@@ -239,6 +320,14 @@ def server():
 def fresh_server(request):
     """A dedicated server for one test (durability/restart tests)."""
     srv = _start_server(f"server-for-{request.node.name}")
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    """A server speaking HTTPS only, with an api key (TlsServerProcess)."""
+    srv = _start_server("tls-server", TlsServerProcess)
     yield srv
     srv.close()
 

@@ -36,7 +36,7 @@ ensure_venv() {
     local version="$1"
     local venv="$REPO/target/compat-venv/$version"
     local stamp="$venv/.compat-installed"
-    local want="qdrant-client==$version pytest numpy jsonschema>=4.18"
+    local want="qdrant-client==$version pytest numpy jsonschema>=4.18 cryptography"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/python" ]]; then
         echo "$venv"
         return 0
@@ -47,7 +47,7 @@ ensure_venv() {
     "$PYTHON" -m venv "$venv" >&2
     # shellcheck disable=SC2086
     "$venv/bin/python" -m pip install -q --disable-pip-version-check $want >&2
-    "$venv/bin/python" -c "import qdrant_client, numpy, pytest, jsonschema, referencing" >&2
+    "$venv/bin/python" -c "import qdrant_client, numpy, pytest, jsonschema, referencing, cryptography" >&2
     echo "$want" > "$stamp"
     echo "$venv"
 }
