@@ -15,7 +15,7 @@ use vexfs_shard::{PointId, ScoredRecord};
 
 use super::error::Error;
 use super::model::{WithPayload, WithVector};
-use super::search::{answer_batch, answer_one};
+use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, refuse_shard_key};
 use crate::runtime::core::Core;
@@ -174,30 +174,23 @@ pub async fn run_query(
         }
         Query::Objective(o) => o,
     };
-    let excluding = !plan.exclude.is_empty();
+    let (limit, offset) = fetch_window(&plan);
+    let page = (plan.offset, plan.limit);
     let mut hits = ops::search_objective(
         core,
         name,
         ObjectiveSearch {
             vector_name: plan.vector_name,
             objective,
-            limit: if excluding {
-                plan.offset + plan.limit + plan.exclude.len()
-            } else {
-                plan.limit
-            },
-            offset: if excluding { 0 } else { plan.offset },
+            limit,
+            offset,
             score_threshold: plan.score_threshold,
             filter: plan.filter,
             shape: plan.shape,
         },
     )
     .await?;
-    if excluding {
-        hits.retain(|h| !plan.exclude.contains(&h.record.id));
-        hits.drain(..plan.offset.min(hits.len()));
-        hits.truncate(plan.limit);
-    }
+    page_excluding(&mut hits, &plan.exclude, page);
     Ok(hits)
 }
 

@@ -54,31 +54,50 @@ pub struct Plan {
 /// Runs a plan. Excluded points are removed before the offset is applied, so they cannot
 /// shift the page.
 pub async fn nearest(core: &Rc<Core>, name: &str, plan: Plan) -> Result<Vec<ScoredRecord>, Error> {
-    let excluding = !plan.exclude.is_empty();
+    let (limit, offset) = fetch_window(&plan);
+    let page = (plan.offset, plan.limit);
+    let exclude = plan.exclude;
     let mut hits = ops::search(
         core,
         name,
         SearchRequest {
             vector_name: plan.vector_name,
             vector: plan.vector,
-            limit: if excluding {
-                plan.offset + plan.limit + plan.exclude.len()
-            } else {
-                plan.limit
-            },
-            offset: if excluding { 0 } else { plan.offset },
+            limit,
+            offset,
             score_threshold: plan.score_threshold,
             filter: plan.filter,
             shape: plan.shape,
         },
     )
     .await?;
-    if excluding {
-        hits.retain(|h| !plan.exclude.contains(&h.record.id));
-        hits.drain(..plan.offset.min(hits.len()));
-        hits.truncate(plan.limit);
-    }
+    page_excluding(&mut hits, &exclude, page);
     Ok(hits)
+}
+
+/// How many hits to fetch, from which offset: with points to exclude, fetch from the start
+/// with room for them, so that [`page_excluding`] can apply the offset after removing them.
+pub fn fetch_window(plan: &Plan) -> (usize, usize) {
+    if plan.exclude.is_empty() {
+        (plan.limit, plan.offset)
+    } else {
+        (plan.offset + plan.limit + plan.exclude.len(), 0)
+    }
+}
+
+/// Removes excluded points, then applies `(offset, limit)`; nothing to do without exclusions
+/// (the engine already paged).
+pub fn page_excluding(
+    hits: &mut Vec<ScoredRecord>,
+    exclude: &[PointId],
+    (offset, limit): (usize, usize),
+) {
+    if exclude.is_empty() {
+        return;
+    }
+    hits.retain(|h| !exclude.contains(&h.record.id));
+    hits.drain(..offset.min(hits.len()));
+    hits.truncate(limit);
 }
 
 /// The stored vector `vector_name` of each point, in order; 404 for a missing point.
