@@ -94,6 +94,10 @@ pub struct LimitsConfig {
     pub pipeline_max_in_flight: usize,
     /// Deepest array/object nesting in a JSON body; deeper → 400 before parsing.
     pub json_depth_max: usize,
+    /// Points (or ids) one request may carry; more → 422.
+    pub points_per_request_max: usize,
+    /// Searches per batch request and operations per `points/batch`; more → 422.
+    pub searches_per_batch_max: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +156,8 @@ impl Default for LimitsConfig {
             connections_max_per_core: limits::CONNECTIONS_MAX_PER_CORE,
             pipeline_max_in_flight: limits::PIPELINE_MAX_IN_FLIGHT,
             json_depth_max: limits::JSON_DEPTH_MAX,
+            points_per_request_max: limits::POINTS_PER_REQUEST_MAX,
+            searches_per_batch_max: limits::SEARCHES_PER_BATCH_MAX,
         }
     }
 }

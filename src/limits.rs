@@ -45,5 +45,11 @@ pub const COLLECTION_NAME_MAX_BYTES: usize = 255;
 pub const SHARDS_MAX_COUNT: u32 = 256;
 /// Largest vector dimension accepted (Qdrant's limit).
 pub const VECTOR_DIM_MAX: usize = 65_536;
+/// Points (or ids) one request may carry: upsert, vectors update, retrieve, delete.
+pub const POINTS_PER_REQUEST_MAX: usize = 100_000;
+/// Searches in one batch request, and operations in one `points/batch`.
+pub const SEARCHES_PER_BATCH_MAX: usize = 1_000;
+/// Largest `offset` of a search: deeper pages cost a full top-(offset + limit) per shard.
+pub const RESULT_OFFSET_MAX: usize = 1_000_000;
 /// Largest `limit` of a search or scroll page.
 pub const RESULT_LIMIT_MAX: usize = 100_000;

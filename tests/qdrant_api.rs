@@ -1163,3 +1163,74 @@ fn quotas_refuse_updates_but_not_deletes() {
         200
     );
 }
+
+#[test]
+fn request_size_limits_are_clear_422s() {
+    let s = Server::start_with_config(
+        "[limits]\npoints_per_request_max = 5\nsearches_per_batch_max = 2\n",
+    );
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/collections/l",
+            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
+        )
+        .0,
+        200
+    );
+    let points = |n: usize| {
+        json!({"points": (0..n).map(|i| json!({"id": i, "vector": [1, 0]})).collect::<Vec<_>>()})
+            .to_string()
+    };
+    assert_eq!(
+        s.json("PUT", "/collections/l/points?wait=true", &points(5))
+            .0,
+        200
+    );
+    let (st, v) = s.json("PUT", "/collections/l/points?wait=true", &points(6));
+    assert_eq!(st, 422, "{v}");
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .expect("msg")
+            .contains("limit is 5"),
+        "{v}"
+    );
+    assert_eq!(
+        s.json("POST", "/collections/l/points", r#"{"ids":[0,1,2,3,4,5]}"#)
+            .0,
+        422
+    );
+    assert_eq!(
+        s.json(
+            "POST",
+            "/collections/l/points/delete",
+            r#"{"points":[0,1,2,3,4,5]}"#
+        )
+        .0,
+        422
+    );
+    let search = r#"{"vector":[1,0],"limit":1}"#;
+    let batch = |n: usize| format!(r#"{{"searches":[{}]}}"#, vec![search; n].join(","));
+    assert_eq!(
+        s.json("POST", "/collections/l/points/search/batch", &batch(2))
+            .0,
+        200
+    );
+    assert_eq!(
+        s.json("POST", "/collections/l/points/search/batch", &batch(3))
+            .0,
+        422
+    );
+    let (st, _) = s.json(
+        "POST",
+        "/collections/l/points/search",
+        r#"{"vector":[1,0],"limit":1,"offset":1000001}"#,
+    );
+    assert_eq!(st, 422);
+    // Nothing above changed the data, and the connection-level server is fine.
+    assert_eq!(
+        s.json("POST", "/collections/l/points/count", "{}").1["result"]["count"],
+        5
+    );
+}

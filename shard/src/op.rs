@@ -68,6 +68,20 @@ const ID_UUID: u8 = 1;
 const NONE_LEN: u32 = u32::MAX;
 
 impl WriteOp {
+    /// Number of points the operation names.
+    pub fn point_count(&self) -> usize {
+        match self {
+            WriteOp::Upsert(points) => points.len(),
+            WriteOp::UpdateVectors(points) => points.len(),
+            WriteOp::Delete(ids)
+            | WriteOp::SetPayload { ids, .. }
+            | WriteOp::OverwritePayload { ids, .. }
+            | WriteOp::DeletePayload { ids, .. }
+            | WriteOp::ClearPayload(ids)
+            | WriteOp::DeleteVectors { ids, .. } => ids.len(),
+        }
+    }
+
     /// Ids of the points the operation touches.
     pub fn ids(&self) -> Vec<PointId> {
         match self {

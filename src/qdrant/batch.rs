@@ -12,7 +12,7 @@ use super::payload::{
     DeletePayloadBody, DeleteVectorsBody, SetPayloadBody, TargetBody, Update, UpdateVectorsBody,
 };
 use super::points::UpsertBody;
-use super::write_result;
+use super::{check_batch, write_result};
 use crate::runtime::core::Core;
 
 /// One operation of a batch, in Qdrant's `{"<kind>": {…}}` form.
@@ -61,6 +61,7 @@ pub async fn batch(
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
     let req: BatchBody = parse_body(body)?;
+    check_batch(core, "operations", req.operations.len())?;
     let updates = req
         .operations
         .into_iter()

@@ -19,7 +19,7 @@ use super::model::{WithPayload, WithVector};
 use super::recommend::{example_vectors, run_query, Example, Query};
 use super::search::{answer_batch, answer_one};
 use super::search::{check_params, Plan, SearchParamsIn};
-use super::{check_filter, check_limit, refuse_shard_key};
+use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
 use crate::runtime::ops::ReadShape;
 
@@ -132,7 +132,7 @@ async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<Score
         vector: Vec::new(),
         exclude,
         limit: check_limit(req.limit)?,
-        offset: req.offset.unwrap_or(0),
+        offset: check_offset(req.offset)?,
         score_threshold: None,
         filter: check_filter(req.filter)?,
         shape: ReadShape {

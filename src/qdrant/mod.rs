@@ -272,6 +272,40 @@ fn refuse_shard_key(key: &Option<Value>) -> Result<(), Error> {
     }
 }
 
+/// `offset` of a search, at most [`limits::RESULT_OFFSET_MAX`].
+fn check_offset(offset: Option<usize>) -> Result<usize, Error> {
+    let offset = offset.unwrap_or(0);
+    if offset > limits::RESULT_OFFSET_MAX {
+        return Err(Error::Validation(format!(
+            "offset: value {offset} invalid, must be at most {}",
+            limits::RESULT_OFFSET_MAX
+        )));
+    }
+    Ok(offset)
+}
+
+/// A request naming more points than `[limits] points_per_request_max` allows.
+fn check_points(core: &Core, what: &str, n: usize) -> Result<(), Error> {
+    let max = core.shared.points_per_request_max;
+    if n > max {
+        return Err(Error::Validation(format!(
+            "{what}: {n} points in one request, the limit is {max}; split the request"
+        )));
+    }
+    Ok(())
+}
+
+/// A batch with more entries than `[limits] searches_per_batch_max` allows.
+fn check_batch(core: &Core, what: &str, n: usize) -> Result<(), Error> {
+    let max = core.shared.searches_per_batch_max;
+    if n > max {
+        return Err(Error::Validation(format!(
+            "{what}: {n} entries in one batch, the limit is {max}; split the request"
+        )));
+    }
+    Ok(())
+}
+
 /// `limit` must be at least 1 and at most [`limits::RESULT_LIMIT_MAX`].
 fn check_limit(limit: usize) -> Result<usize, Error> {
     if limit == 0 || limit > limits::RESULT_LIMIT_MAX {

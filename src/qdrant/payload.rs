@@ -11,7 +11,7 @@ use vexfs_shard::{PointId, WriteOp};
 use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::{UpdateResult, VectorInput};
-use super::{check_filter, refuse_shard_key, write_result};
+use super::{check_filter, check_points, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops;
 
@@ -77,6 +77,9 @@ impl Update {
     }
 
     pub async fn run(self, core: &Rc<Core>, name: &str, wait: bool) -> Result<u64, Error> {
+        if self.filter.is_none() {
+            check_points(core, "points", self.op.point_count())?;
+        }
         Ok(match self.filter {
             None => ops::write(core, name, self.op, wait).await?,
             Some(f) => ops::write_by_filter(core, name, f, self.op, wait).await?,

@@ -12,7 +12,7 @@ use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::{seq, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector};
 use super::payload::{Target, TargetBody};
-use super::{check_filter, check_limit, refuse_shard_key, write_result};
+use super::{check_filter, check_limit, check_points, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
@@ -119,6 +119,7 @@ pub async fn upsert(
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
     let points = parse_body::<UpsertBody>(body)?.into_points()?;
+    check_points(core, "points", points.len())?;
     let op = ops::write(core, name, WriteOp::Upsert(points), wait).await?;
     write_result(out, &UpdateResult::new(op, wait))
 }
@@ -134,7 +135,10 @@ pub async fn delete(
     let wait = wait_param(query)?;
     let target = parse_body::<TargetBody>(body)?.target()?;
     let id = match target {
-        Target::Ids(ids) => ops::write(core, name, WriteOp::Delete(ids), wait).await?,
+        Target::Ids(ids) => {
+            check_points(core, "points", ids.len())?;
+            ops::write(core, name, WriteOp::Delete(ids), wait).await?
+        }
         Target::Filter(f) => {
             ops::write_by_filter(core, name, f, WriteOp::Delete(Vec::new()), wait).await?
         }
@@ -191,6 +195,7 @@ pub async fn retrieve(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let req: RetrieveBody = parse_body(body)?;
+    check_points(core, "ids", req.ids.len())?;
     refuse_shard_key(&req.shard_key)?;
     let unnamed = unnamed(core, name)?;
     let shape = ReadShape {

@@ -15,7 +15,7 @@ use super::json::parse_body;
 use super::model::{seq, ScoredOut, WithPayload, WithVector};
 use super::recommend::{self, Example, Examples, Query, Strategy};
 use super::search::{check_params, stored_vectors, unnamed, Plan, SearchParamsIn};
-use super::{check_filter, check_limit, refuse_shard_key, write_result};
+use super::{check_batch, check_filter, check_limit, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::ReadShape;
 
@@ -129,7 +129,7 @@ async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<ScoredRe
         vector: Vec::new(),
         exclude,
         limit: check_limit(req.limit.unwrap_or(QUERY_LIMIT_DEFAULT))?,
-        offset: req.offset.unwrap_or(0),
+        offset: check_offset(req.offset)?,
         score_threshold: req.score_threshold,
         filter: check_filter(req.filter)?,
         shape: ReadShape {
@@ -198,6 +198,7 @@ pub async fn query_batch(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let req: QueryBatchBody = parse_body(body)?;
+    check_batch(core, "searches", req.searches.len())?;
     let unnamed = unnamed(core, name)?;
     let mut all = Vec::with_capacity(req.searches.len());
     for q in req.searches {

@@ -17,7 +17,7 @@ use super::error::Error;
 use super::model::{WithPayload, WithVector};
 use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
-use super::{check_filter, check_limit, refuse_shard_key};
+use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ObjectiveSearch, ReadShape};
 
@@ -244,7 +244,7 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
         vector: Vec::new(),
         exclude,
         limit: check_limit(req.limit)?,
-        offset: req.offset.unwrap_or(0),
+        offset: check_offset(req.offset)?,
         score_threshold: req.score_threshold,
         filter: check_filter(req.filter)?,
         shape: ReadShape {

@@ -12,7 +12,7 @@ use vexfs_shard::{PointId, ScoredRecord, VectorSelector};
 use super::error::Error;
 use super::json::parse_body;
 use super::model::{seq, ScoredOut, WithPayload, WithVector};
-use super::{check_filter, check_limit, refuse_shard_key, write_result};
+use super::{check_batch, check_filter, check_limit, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape, SearchRequest};
 
@@ -159,6 +159,7 @@ pub async fn answer_batch<B: DeserializeOwned>(
     run: impl AsyncFn(&Rc<Core>, &str, B) -> Result<Vec<ScoredRecord>, Error>,
 ) -> Result<(), Error> {
     let req: Batch<B> = parse_body(body)?;
+    check_batch(core, "searches", req.searches.len())?;
     let unnamed = unnamed(core, name)?;
     let mut all = Vec::with_capacity(req.searches.len());
     for item in req.searches {
@@ -233,7 +234,7 @@ async fn run_search(
         vector,
         exclude: Vec::new(),
         limit: check_limit(req.limit)?,
-        offset: req.offset.unwrap_or(0),
+        offset: check_offset(req.offset)?,
         score_threshold: req.score_threshold,
         filter: check_filter(req.filter)?,
         shape: ReadShape {

@@ -31,6 +31,9 @@ pub struct Shared {
     pub cores: usize,
     pub storage_root: PathBuf,
     pub limits: HttpLimits,
+    /// Points per request and searches per batch (0 read as 1).
+    pub points_per_request_max: usize,
+    pub searches_per_batch_max: usize,
     pub api_keys: ApiKeys,
     /// How shards are opened (flush threshold, log growth step).
     pub shard_options: vexfs_shard::ShardOptions,

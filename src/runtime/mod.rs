@@ -72,6 +72,8 @@ pub fn run(config: Config) -> Result<(), String> {
         cores,
         storage_root: config.storage.path.clone(),
         limits: config.http_limits(),
+        points_per_request_max: config.limits.points_per_request_max.max(1),
+        searches_per_batch_max: config.limits.searches_per_batch_max.max(1),
         shard_options: vexfs_shard::ShardOptions {
             flush_points: config.storage.segment_flush_points,
             wal_preallocate_bytes: config.storage.wal_preallocate_bytes,
