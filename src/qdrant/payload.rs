@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use vexfs_shard::filter::Filter;
@@ -185,15 +186,17 @@ impl DeleteVectorsBody {
     }
 }
 
-/// Runs one update and answers Qdrant's `UpdateResult`.
-async fn apply(
+/// Parses a body, turns it into an update, runs it and answers Qdrant's `UpdateResult`.
+async fn apply<B: DeserializeOwned>(
     core: &Rc<Core>,
     name: &str,
     query: &str,
-    update: Update,
+    body: &mut [u8],
     out: &mut Vec<u8>,
+    into: fn(B) -> Result<Update, Error>,
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
+    let update = into(parse_body::<B>(body)?)?;
     let id = update.run(core, name, wait).await?;
     write_result(out, &UpdateResult::new(id, wait))
 }
@@ -206,8 +209,7 @@ pub async fn set(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let update = parse_body::<SetPayloadBody>(body)?.into_set()?;
-    apply(core, name, query, update, out).await
+    apply(core, name, query, body, out, SetPayloadBody::into_set).await
 }
 
 /// `PUT /collections/{name}/points/payload`
@@ -218,8 +220,7 @@ pub async fn overwrite(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let update = parse_body::<SetPayloadBody>(body)?.into_overwrite()?;
-    apply(core, name, query, update, out).await
+    apply(core, name, query, body, out, SetPayloadBody::into_overwrite).await
 }
 
 /// `POST /collections/{name}/points/payload/delete`
@@ -230,8 +231,7 @@ pub async fn delete(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let update = parse_body::<DeletePayloadBody>(body)?.into_op()?;
-    apply(core, name, query, update, out).await
+    apply(core, name, query, body, out, DeletePayloadBody::into_op).await
 }
 
 /// `POST /collections/{name}/points/payload/clear`
@@ -242,14 +242,9 @@ pub async fn clear(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let t = parse_body::<TargetBody>(body)?.target()?;
-    apply(
-        core,
-        name,
-        query,
-        Update::aim(t, WriteOp::ClearPayload),
-        out,
-    )
+    apply(core, name, query, body, out, |b: TargetBody| {
+        Ok(Update::aim(b.target()?, WriteOp::ClearPayload))
+    })
     .await
 }
 
@@ -261,8 +256,7 @@ pub async fn update_vectors(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let update = parse_body::<UpdateVectorsBody>(body)?.into_op()?;
-    apply(core, name, query, update, out).await
+    apply(core, name, query, body, out, UpdateVectorsBody::into_op).await
 }
 
 /// `POST /collections/{name}/points/vectors/delete`
@@ -273,6 +267,5 @@ pub async fn delete_vectors(
     body: &mut [u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let update = parse_body::<DeleteVectorsBody>(body)?.into_op()?;
-    apply(core, name, query, update, out).await
+    apply(core, name, query, body, out, DeleteVectorsBody::into_op).await
 }
