@@ -32,7 +32,7 @@ enum Operation {
 impl Operation {
     fn into_update(self) -> Result<Update, Error> {
         match self {
-            Operation::Upsert(b) => b.into_points().map(|p| Update::by_ids(WriteOp::Upsert(p))),
+            Operation::Upsert(b) => b.into_update(),
             Operation::Delete(b) => b.target().map(|t| Update::aim(t, WriteOp::Delete)),
             Operation::SetPayload(b) => b.into_set(),
             Operation::OverwritePayload(b) => b.into_overwrite(),

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use vexfs_shard::filter::Filter;
-use vexfs_shard::{PayloadSelector, PointId, PointWrite, VectorSelector, WriteOp};
+use vexfs_shard::{
+    PayloadSelector, PointId, PointWrite, UpdateCondition, UpdateMode, VectorSelector, WriteOp,
+};
 
 use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::{seq, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector};
-use super::payload::{Target, TargetBody};
+use super::payload::{Target, TargetBody, Update};
 use super::{check_filter, check_limit, check_points, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
@@ -22,8 +24,17 @@ pub struct UpsertBody {
     points: Option<Vec<PointIn>>,
     batch: Option<BatchIn>,
     shard_key: Option<Value>,
-    update_filter: Option<Value>,
-    update_mode: Option<Value>,
+    update_filter: Option<Filter>,
+    update_mode: Option<UpdateModeIn>,
+}
+
+/// Qdrant's `UpdateMode`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum UpdateModeIn {
+    Upsert,
+    InsertOnly,
+    UpdateOnly,
 }
 
 #[derive(Deserialize)]
@@ -86,15 +97,18 @@ fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
 }
 
 impl UpsertBody {
-    pub fn into_points(self) -> Result<Vec<PointWrite>, Error> {
+    /// The points to write and the condition they are written under.
+    pub fn into_update(self) -> Result<Update, Error> {
         refuse_shard_key(&self.shard_key)?;
-        if self.update_filter.is_some() {
-            return Err(Error::unsupported("update_filter"));
-        }
-        if self.update_mode.is_some() {
-            return Err(Error::unsupported("update_mode"));
-        }
-        match (self.points, self.batch) {
+        let condition = UpdateCondition {
+            filter: check_filter(self.update_filter)?,
+            mode: match self.update_mode {
+                None | Some(UpdateModeIn::Upsert) => UpdateMode::Upsert,
+                Some(UpdateModeIn::InsertOnly) => UpdateMode::InsertOnly,
+                Some(UpdateModeIn::UpdateOnly) => UpdateMode::UpdateOnly,
+            },
+        };
+        let points = match (self.points, self.batch) {
             (Some(p), None) => Ok(p
                 .into_iter()
                 .map(|p| PointWrite {
@@ -105,7 +119,8 @@ impl UpsertBody {
                 .collect()),
             (None, Some(b)) => batch_points(b),
             _ => Err(Error::format("expected exactly one of `points` or `batch`")),
-        }
+        }?;
+        Ok(Update::conditional(WriteOp::Upsert(points), condition))
     }
 }
 
@@ -118,9 +133,8 @@ pub async fn upsert(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
-    let points = parse_body::<UpsertBody>(body)?.into_points()?;
-    check_points(core, "points", points.len())?;
-    let op = ops::write(core, name, WriteOp::Upsert(points), wait).await?;
+    let update = parse_body::<UpsertBody>(body)?.into_update()?;
+    let op = update.run(core, name, wait).await?;
     write_result(out, &UpdateResult::new(op, wait))
 }
 

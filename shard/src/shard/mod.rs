@@ -12,6 +12,7 @@
 //! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
 //! as a new segment in the background ([`flush`] has the steps and the crash argument).
 
+mod conditional;
 mod flush;
 mod manifest;
 mod options;
@@ -21,6 +22,8 @@ mod recover;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conditional;
 #[cfg(test)]
 mod tests_model;
 #[cfg(test)]
@@ -38,6 +41,7 @@ use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
 
+pub use conditional::{UpdateCondition, UpdateMode};
 pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};
 pub use options::{
     ShardOptions, SEGMENT_FLUSH_CHUNK_POINTS, SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
