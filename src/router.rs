@@ -77,16 +77,67 @@ impl Route {
         )
     }
 
-    /// Whether the route changes data (refused for the read-only key).
+    /// Whether the route changes data or configuration (refused for the read-only key).
+    /// Exhaustive on purpose: a new route must be classified here.
     pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Route::CreateCollection(_)
-                | Route::DeleteCollection(_)
-                | Route::UpdateCollection(_)
-                | Route::Upsert(_)
-                | Route::DeletePoints(_)
-        ) || matches!(self, Route::Snapshot(r) if r.is_write())
+        match self {
+            Route::SetQuotas
+            | Route::ClearIssues
+            | Route::UpdateAliases
+            | Route::DistributedOnly
+            | Route::CreateCollection(_)
+            | Route::DeleteCollection(_)
+            | Route::UpdateCollection(_)
+            | Route::Upsert(_)
+            | Route::DeletePoints(_)
+            | Route::SetPayload(_)
+            | Route::OverwritePayload(_)
+            | Route::DeletePayload(_)
+            | Route::ClearPayload(_)
+            | Route::UpdateVectors(_)
+            | Route::DeleteVectors(_)
+            | Route::Batch(_)
+            | Route::CreateIndex(_)
+            | Route::DeleteIndex(..) => true,
+            Route::Snapshot(r) => r.is_write(),
+            Route::Root
+            | Route::Healthz
+            | Route::Livez
+            | Route::Readyz
+            | Route::ListCollections
+            | Route::Telemetry
+            | Route::Quotas
+            | Route::Metrics
+            | Route::Issues
+            | Route::ClusterStatus
+            | Route::ListAliases
+            | Route::CollectionAliases(_)
+            | Route::CollectionCluster(_)
+            | Route::ShardKeys(_)
+            | Route::GetCollection(_)
+            | Route::Optimizations(_)
+            | Route::CollectionExists(_)
+            | Route::GetPoint(..)
+            | Route::Retrieve(_)
+            | Route::Count(_)
+            | Route::Scroll(_)
+            | Route::Search(_)
+            | Route::SearchBatch(_)
+            | Route::Query(_)
+            | Route::QueryBatch(_)
+            | Route::Recommend(_)
+            | Route::RecommendBatch(_)
+            | Route::Discover(_)
+            | Route::DiscoverBatch(_)
+            | Route::SearchGroups(_)
+            | Route::RecommendGroups(_)
+            | Route::QueryGroups(_)
+            | Route::Facet(_)
+            | Route::MatrixPairs(_)
+            | Route::MatrixOffsets(_)
+            | Route::MethodNotAllowed
+            | Route::NotFound => false,
+        }
     }
 }
 

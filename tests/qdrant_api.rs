@@ -408,6 +408,73 @@ fn api_keys_guard_everything_but_the_probes() {
         .status,
         200
     );
+    // Every route that changes data or configuration is refused to the read-only key, before
+    // its body is even looked at.
+    let writes = [
+        (
+            "POST",
+            "/collections/k/points/payload",
+            r#"{"payload":{"a":1},"points":[1]}"#,
+        ),
+        (
+            "PUT",
+            "/collections/k/points/payload",
+            r#"{"payload":{"a":1},"points":[1]}"#,
+        ),
+        (
+            "POST",
+            "/collections/k/points/payload/delete",
+            r#"{"keys":["a"],"points":[1]}"#,
+        ),
+        (
+            "POST",
+            "/collections/k/points/payload/clear",
+            r#"{"points":[1]}"#,
+        ),
+        (
+            "PUT",
+            "/collections/k/points/vectors",
+            r#"{"points":[{"id":1,"vector":[0,1]}]}"#,
+        ),
+        (
+            "POST",
+            "/collections/k/points/vectors/delete",
+            r#"{"points":[1],"vector":[""]}"#,
+        ),
+        ("POST", "/collections/k/points/delete", r#"{"points":[1]}"#),
+        (
+            "POST",
+            "/collections/k/points/batch",
+            r#"{"operations":[]}"#,
+        ),
+        (
+            "PUT",
+            "/collections/k/index",
+            r#"{"field_name":"a","field_schema":"keyword"}"#,
+        ),
+        ("DELETE", "/collections/k/index/a", ""),
+        ("PATCH", "/collections/k", "{}"),
+        ("POST", "/collections/aliases", r#"{"actions":[]}"#),
+        ("PUT", "/quotas", "{}"),
+        ("DELETE", "/issues", ""),
+        ("POST", "/collections/k/snapshots", ""),
+        ("DELETE", "/collections/k", ""),
+    ];
+    for (method, path, body) in writes {
+        let r = send(method, path, Some(("api-key", "ro-key")), body);
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.text());
+    }
+    let (status, v) = {
+        let r = send(
+            "GET",
+            "/collections/k/points/1",
+            Some(("api-key", "ro-key")),
+            "",
+        );
+        (r.status, r.json())
+    };
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["result"]["vector"], json!([1.0, 0.0]), "nothing changed");
 }
 
 #[test]
