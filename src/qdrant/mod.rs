@@ -31,7 +31,7 @@ use vexfs_shard::filter::Filter;
 
 pub use self::error::Error;
 use crate::auth::Denied;
-use crate::http::{self, Handler, Request, ResponseHead};
+use crate::http::{self, Handler, Request, ResponseBody, ResponseHead};
 use crate::limits;
 use crate::router::{route, Route};
 use crate::runtime::core::Core;
@@ -139,7 +139,7 @@ impl App {
 }
 
 impl Handler for App {
-    async fn handle(&self, req: Request<'_>, out: &mut Vec<u8>) -> ResponseHead {
+    async fn handle(&self, req: Request<'_>, out: &mut ResponseBody) -> ResponseHead {
         // A connection whose pipelined requests never wait on I/O (wait=false upserts on a
         // local shard) would otherwise keep the core from every other connection.
         glommio::yield_if_needed().await;
