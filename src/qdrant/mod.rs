@@ -40,14 +40,29 @@ const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 const PROMETHEUS: &str = "text/plain; version=0.0.4";
 
+/// Which port a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The API port: Qdrant's routes, and the admin routes unless they have their own port.
+    Api,
+    /// `[admin] port`: the admin routes, `/metrics` and the health probes only.
+    Admin,
+}
+
 /// The application behind each core's HTTP connections.
 pub struct App {
     core: Rc<Core>,
+    kind: Listener,
 }
 
 impl App {
-    pub fn new(core: Rc<Core>) -> Self {
-        App { core }
+    pub fn new(core: Rc<Core>, kind: Listener) -> Self {
+        App { core, kind }
+    }
+
+    /// Whether this port answers the admin routes and `/metrics`.
+    fn serves_admin(&self) -> bool {
+        self.kind == Listener::Admin || !self.core.shared.admin_port_separate
     }
 
     async fn dispatch(
@@ -144,10 +159,17 @@ impl Handler for App {
         // local shard) would otherwise keep the core from every other connection.
         glommio::yield_if_needed().await;
         let started = Instant::now();
-        if let Some(head) = crate::admin::handle(&self.core, &req, started, out).await {
-            return head;
+        if self.serves_admin() {
+            if let Some(head) = crate::admin::handle(&self.core, &req, started, out).await {
+                return head;
+            }
         }
-        let route = route(req.method, req.path);
+        let route = match route(req.method, req.path) {
+            Route::Metrics if !self.serves_admin() => Route::NotFound,
+            r @ (Route::Root | Route::Healthz | Route::Livez | Route::Readyz | Route::Metrics) => r,
+            _ if self.kind == Listener::Admin => Route::NotFound,
+            r => r,
+        };
         let _latency = crate::admin::LatencyTimer::start(&self.core, &route, started);
         match route {
             Route::Root => {
