@@ -12,6 +12,9 @@ pub enum Route {
     Healthz,
     Livez,
     Readyz,
+    /// Our OpenAPI document, and the page that renders it.
+    OpenApi,
+    Docs,
     ListCollections,
     Telemetry,
     Quotas,
@@ -73,7 +76,12 @@ impl Route {
     pub fn is_open(&self) -> bool {
         matches!(
             self,
-            Route::Root | Route::Healthz | Route::Livez | Route::Readyz
+            Route::Root
+                | Route::Healthz
+                | Route::Livez
+                | Route::Readyz
+                | Route::OpenApi
+                | Route::Docs
         )
     }
 
@@ -104,6 +112,8 @@ impl Route {
             | Route::Healthz
             | Route::Livez
             | Route::Readyz
+            | Route::OpenApi
+            | Route::Docs
             | Route::ListCollections
             | Route::Telemetry
             | Route::Quotas
@@ -172,6 +182,8 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
         ["healthz"] => (m == Get).then_some(Route::Healthz),
         ["livez"] => (m == Get).then_some(Route::Livez),
         ["readyz"] => (m == Get).then_some(Route::Readyz),
+        ["openapi.json"] => (m == Get).then_some(Route::OpenApi),
+        ["docs"] => (m == Get).then_some(Route::Docs),
         ["collections"] => (m == Get).then_some(Route::ListCollections),
         ["telemetry"] => (m == Get).then_some(Route::Telemetry),
         ["quotas"] => match m {

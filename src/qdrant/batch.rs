@@ -1,5 +1,6 @@
 //! `POST /collections/{name}/points/batch`: several update operations applied in order.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -16,7 +17,7 @@ use super::{check_batch, write_result};
 use crate::runtime::core::Core;
 
 /// One operation of a batch, in Qdrant's `{"<kind>": {…}}` form.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 enum Operation {
     Upsert(UpsertBody),
@@ -44,9 +45,9 @@ impl Operation {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
+pub(super) struct BatchBody {
     operations: Vec<Operation>,
 }
 

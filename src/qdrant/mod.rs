@@ -12,6 +12,7 @@ mod index;
 mod json;
 mod matrix;
 pub mod model;
+pub mod openapi;
 mod order_by;
 mod payload;
 mod points;
@@ -38,6 +39,7 @@ use crate::runtime::core::Core;
 
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
 const PROMETHEUS: &str = "text/plain; version=0.0.4";
 
 /// Which port a connection came in on.
@@ -127,9 +129,15 @@ impl App {
             Route::DeleteIndex(c, field) => index::delete(core, &c, &field, query, out).await,
             Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
             Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
-            Route::Root | Route::Healthz | Route::Livez | Route::Readyz | Route::Metrics => Err(
-                Error::Internal("service route reached the JSON dispatcher".into()),
-            ),
+            Route::Root
+            | Route::Healthz
+            | Route::Livez
+            | Route::Readyz
+            | Route::OpenApi
+            | Route::Docs
+            | Route::Metrics => Err(Error::Internal(
+                "service route reached the JSON dispatcher".into(),
+            )),
             Route::Snapshot(_) => Err(Error::Internal(
                 "snapshot route reached the JSON dispatcher".into(),
             )),
@@ -207,6 +215,20 @@ impl Handler for App {
                             content_type: JSON,
                         }
                     }
+                };
+            }
+            Route::OpenApi => {
+                out.extend_from_slice(openapi::document());
+                return ResponseHead {
+                    status: 200,
+                    content_type: JSON,
+                };
+            }
+            Route::Docs => {
+                out.extend_from_slice(openapi::DOCS_HTML.as_bytes());
+                return ResponseHead {
+                    status: 200,
+                    content_type: HTML,
                 };
             }
             Route::Readyz => {

@@ -1,6 +1,7 @@
 //! Payload and vector update routes: set, overwrite, delete and clear payload; update and
 //! delete vectors. Points are named by id or picked by a filter.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -23,7 +24,7 @@ pub enum Target {
 }
 
 /// `{points}` or `{filter}` (Qdrant's `PointsSelector`).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetBody {
     points: Option<Vec<PointId>>,
@@ -105,7 +106,7 @@ impl Update {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPayloadBody {
     payload: Map<String, Value>,
@@ -139,7 +140,7 @@ impl SetPayloadBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeletePayloadBody {
     keys: Vec<String>,
@@ -156,14 +157,14 @@ impl DeletePayloadBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PointVectorsIn {
     id: PointId,
     vector: VectorInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVectorsBody {
     points: Vec<PointVectorsIn>,
@@ -188,7 +189,7 @@ impl UpdateVectorsBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteVectorsBody {
     vector: Vec<String>,

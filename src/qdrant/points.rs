@@ -1,5 +1,6 @@
 //! Point routes: upsert, get, retrieve, delete, count, scroll.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use super::{check_filter, check_limit, check_points, refuse_shard_key, write_res
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpsertBody {
     points: Option<Vec<PointIn>>,
@@ -29,7 +30,7 @@ pub struct UpsertBody {
 }
 
 /// Qdrant's `UpdateMode`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum UpdateModeIn {
     Upsert,
@@ -37,7 +38,7 @@ enum UpdateModeIn {
     UpdateOnly,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PointIn {
     id: PointId,
@@ -45,7 +46,7 @@ struct PointIn {
     payload: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchIn {
     ids: Vec<PointId>,
@@ -53,7 +54,7 @@ struct BatchIn {
     payloads: Option<Vec<Option<Map<String, Value>>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum BatchVectors {
     Unnamed(Vec<Vec<f32>>),
@@ -191,9 +192,9 @@ pub async fn get(core: &Rc<Core>, name: &str, id: &str, out: &mut Vec<u8>) -> Re
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RetrieveBody {
+pub(super) struct RetrieveBody {
     ids: Vec<PointId>,
     with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
@@ -223,9 +224,9 @@ pub async fn retrieve(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CountBody {
+pub(super) struct CountBody {
     filter: Option<Filter>,
     exact: Option<bool>,
     shard_key: Option<Value>,
@@ -247,9 +248,9 @@ pub async fn count(
     write_result(out, &serde_json::json!({ "count": n }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScrollBody {
+pub(super) struct ScrollBody {
     offset: Option<PointId>,
     limit: Option<usize>,
     filter: Option<Filter>,

@@ -13,6 +13,7 @@
 
 mod multipart;
 
+use schemars::JsonSchema;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
@@ -177,7 +178,7 @@ async fn delete(core: &Rc<Core>, scope: Scope, name: String, query: &str) -> Res
 }
 
 /// Qdrant's `SnapshotPriority`; one node has no replicas, so every value means the same.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Priority {
     NoSync,
@@ -185,9 +186,9 @@ enum Priority {
     Replica,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RecoverBody {
+pub(super) struct RecoverBody {
     location: String,
     #[allow(dead_code)] // accepted: see `Priority`
     priority: Option<Priority>,

@@ -17,6 +17,7 @@ mod eval;
 mod geo;
 mod model;
 mod path;
+mod schema;
 mod slice;
 mod text;
 mod validate;
