@@ -7,6 +7,7 @@ pub mod distance;
 pub mod error;
 pub mod filter;
 pub mod op;
+pub mod payload_index;
 pub mod point_id;
 pub mod schema;
 pub mod score;

@@ -30,7 +30,7 @@ mod tests_eval;
 #[cfg(test)]
 mod tests_logic;
 #[cfg(test)]
-mod tests_prop;
+pub(crate) mod tests_prop;
 #[cfg(test)]
 mod tests_ref;
 #[cfg(test)]
