@@ -36,6 +36,9 @@ fn f32_vector(dim: usize, salt: u32) -> Vec<f32> {
         .collect()
 }
 
+/// One kernel of a set.
+type KernelFn<Q, S> = fn(&[Q], &[S]) -> f32;
+
 /// One row of the printed summary.
 struct Row {
     family: &'static str,
@@ -62,7 +65,7 @@ fn bench_sets<Q, S>(
     for dim in DIMS {
         let (q, s) = make(dim);
         for set in sets {
-            let kernels: [(&'static str, fn(&[Q], &[S]) -> f32); 3] = [
+            let kernels: [(&'static str, KernelFn<Q, S>); 3] = [
                 ("dot", set.dot),
                 ("squared_euclid", set.squared_euclid),
                 ("manhattan", set.manhattan),
