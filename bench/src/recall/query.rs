@@ -190,6 +190,86 @@ fn ids(status: u16, raw: &[u8]) -> Result<Vec<u64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A stand-in server on a free port: answers each request on a connection with the
+    /// request's `X-Id` header as the only hit (or 500 for id 13), closing after 3 requests
+    /// so reconnects are exercised. Serves `conns` connections, one thread each.
+    fn fake_server(conns: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(conns) {
+                let mut stream = stream.unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    for served in 1..=3 {
+                        let head_end = loop {
+                            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break p + 4;
+                            }
+                            match stream.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                        buf.drain(..head_end);
+                        let id: u64 = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("X-Id: "))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap();
+                        let (status, body) = if id == 13 {
+                            (
+                                "500 Internal Server Error",
+                                "{\"status\":{\"error\":\"x\"}}".to_string(),
+                            )
+                        } else {
+                            (
+                                "200 OK",
+                                format!("{{\"result\":[{{\"id\":{id},\"score\":1.0}}]}}"),
+                            )
+                        };
+                        let close = if served == 3 {
+                            "Connection: close\r\n"
+                        } else {
+                            ""
+                        };
+                        let resp = format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{close}\r\n{body}",
+                            body.len()
+                        );
+                        if stream.write_all(resp.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn every_query_is_answered_once_across_clients_and_reconnects() {
+        const QUERIES: u64 = 40;
+        // 4 clients x up to 3 requests per connection: at least 14 connections.
+        let addr = fake_server(64);
+        let requests: Vec<Vec<u8>> = (0..QUERIES)
+            .map(|i| format!("GET /q HTTP/1.1\r\nHost: x\r\nX-Id: {i}\r\n\r\n").into_bytes())
+            .collect();
+        let out = run_row(addr, 0, 4, Arc::new(requests)).unwrap();
+        assert_eq!(out.answers.len(), QUERIES as usize);
+        for (i, ids) in out.answers.iter().enumerate() {
+            let want: Vec<u64> = if i == 13 { vec![] } else { vec![i as u64] };
+            assert_eq!(ids, &want, "query {i}");
+        }
+        assert_eq!(out.errors, 1);
+        assert!(out.first_error.is_some_and(|e| e.starts_with("HTTP 500")));
+        assert_eq!(out.latency.len(), QUERIES);
+    }
 
     #[test]
     fn reads_ids_and_reports_errors() {
