@@ -197,6 +197,9 @@ impl Args {
         if self.queries == 0 {
             return Err("--queries must be at least 1".into());
         }
+        if self.scenario == Scenario::Recall && self.no_setup {
+            return Err("--no-setup: recall always uploads its own data set".into());
+        }
         if self.requests.is_none() && self.duration.is_zero() {
             return Err("--duration must be longer than zero".into());
         }
@@ -291,6 +294,19 @@ mod tests {
         assert_eq!(parse_cpus("0-2,1"), Ok(vec![0, 1, 2]));
         assert!(parse_cpus("2-1").is_err());
         assert!(parse_cpus("").is_err());
+    }
+
+    #[test]
+    fn recall_defaults_and_checks() {
+        let args = Args::parse_from(["vexfs-bench", "--scenario", "recall"]);
+        assert_eq!(args.points(), RECALL_DEFAULT_POINTS);
+        assert_eq!(args.validate(), Ok(()));
+        let args = Args::parse_from(["vexfs-bench", "--scenario", "recall", "--no-setup"]);
+        assert!(args.validate().is_err());
+        let args = Args::parse_from(["vexfs-bench", "--scenario", "get", "--points", "7"]);
+        assert_eq!(args.points(), 7);
+        let args = Args::parse_from(["vexfs-bench"]);
+        assert_eq!(args.points(), LOAD_DEFAULT_POINTS);
     }
 
     #[test]
