@@ -87,6 +87,10 @@ pub struct RuntimeConfig {
     pub cores: usize,
     /// Registered io_uring buffer memory per executor, in KiB.
     pub io_memory_kib: usize,
+    /// How long an idle executor spins before it parks in the kernel, in microseconds. A
+    /// parked core must be woken to take a request or a cross-core call (tens to hundreds of
+    /// µs); spinning trades that latency for CPU time burnt while idle. 0 = park at once.
+    pub spin_before_park_us: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +154,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             cores: 0,
             io_memory_kib: limits::IO_MEMORY_BYTES / 1024,
+            spin_before_park_us: 0,
         }
     }
 }

@@ -105,9 +105,15 @@ pub fn run(config: Config) -> Result<(), String> {
         let mesh = mesh.clone();
         let err_tx = err_tx.clone();
         let tls = tls.clone();
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+        let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("vexfs-core-{id}"))
-            .io_memory(io_memory)
+            .io_memory(io_memory);
+        if config.runtime.spin_before_park_us > 0 {
+            builder = builder.spin_before_park(Duration::from_micros(
+                config.runtime.spin_before_park_us,
+            ));
+        }
+        let handle = builder
             .spawn(move || async move {
                 let addrs = Addrs {
                     api: addr,
