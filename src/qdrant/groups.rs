@@ -18,6 +18,7 @@ use vexfs_shard::{PayloadSelector, PointId, ScoredRecord, VectorSelector};
 
 use super::error::Error;
 use super::json::parse_body;
+use super::lookup::Lookup;
 use super::model::{seq, RecordOut, ScoredOut, WithPayload, WithVector};
 use super::query::resolve_query;
 use super::recommend::{self, run_query, Example, Examples, Query, Strategy};
@@ -354,9 +355,7 @@ pub async fn recommend_groups(
     let req: RecommendGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
     check_params(&req.params)?;
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
+    let lookup = Lookup::parse(req.lookup_from)?;
     let g = Grouping::new(&req.group_by, req.group_size, req.limit, req.with_lookup)?;
     let using = req.using.unwrap_or_default();
     let examples = Examples {
@@ -364,7 +363,8 @@ pub async fn recommend_groups(
         negative: req.negative,
         strategy: req.strategy.unwrap_or_default(),
     };
-    let (query, exclude) = recommend::resolve(core, name, &using, examples).await?;
+    let (query, exclude) =
+        recommend::resolve(core, name, &using, examples, lookup.as_ref()).await?;
     let src = Source {
         query,
         vector_name: using,
@@ -415,9 +415,7 @@ pub async fn query_groups(
     {
         return Err(Error::unsupported("prefetch"));
     }
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
+    let lookup = Lookup::parse(req.lookup_from)?;
     let Some(q) = req.query else {
         return Err(Error::unsupported(
             "query without `query` (scroll-like query)",
@@ -430,7 +428,7 @@ pub async fn query_groups(
         req.with_lookup,
     )?;
     let using = req.using.unwrap_or_default();
-    let (query, exclude) = resolve_query(core, name, &using, q).await?;
+    let (query, exclude) = resolve_query(core, name, &using, q, lookup.as_ref()).await?;
     let src = Source {
         query,
         vector_name: using,
