@@ -74,6 +74,7 @@ pub async fn resolve(
     pairs: Vec<ContextPairIn>,
     lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
+    Lookup::check(lookup, core)?;
     if target.is_none() && pairs.is_empty() {
         return Err(Error::BadRequest(
             "Bad request: a context search needs at least one context pair".into(),

@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::Error;
+use crate::runtime::core::Core;
+use crate::runtime::error::RuntimeError;
 
 /// Qdrant's `LookupLocation`.
 #[derive(Deserialize)]
@@ -44,6 +46,20 @@ impl Lookup {
             collection: l.collection,
             vector: l.vector.unwrap_or_default(),
         }))
+    }
+
+    /// Fails (404 / 400) unless the lookup collection exists and has the vector, whether or
+    /// not the query names any point by id: a lookup is never silently ignored.
+    pub fn check(lookup: Option<&Lookup>, core: &Core) -> Result<(), Error> {
+        let Some(l) = lookup else {
+            return Ok(());
+        };
+        let coll = core.catalog.borrow().get(&l.collection)?;
+        coll.config
+            .schema
+            .spec(&l.vector)
+            .map_err(RuntimeError::from)?;
+        Ok(())
     }
 
     /// The collection and vector that example ids of a search of `using` in `name` read.

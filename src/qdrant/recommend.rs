@@ -63,6 +63,7 @@ pub async fn resolve(
     ex: Examples,
     lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
+    Lookup::check(lookup, core)?;
     match ex.strategy {
         Strategy::AverageVector if ex.positive.is_empty() => {
             return Err(Error::wrong_input(

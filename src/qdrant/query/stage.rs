@@ -334,6 +334,7 @@ async fn target_vector(
     t: Target,
     lookup: Option<&Lookup>,
 ) -> Result<(Vec<f32>, Vec<PointId>), Error> {
+    Lookup::check(lookup, core)?;
     match t {
         Target::Vector(v) => Ok((v, Vec::new())),
         Target::Point(id) => {
