@@ -388,3 +388,32 @@ def test_bad_input_statuses(client, server, data):
     resp = raw_query(server, SMALL, {"query": {"fusion": "max"}}, expect=400)
     resp = raw_query(server, SMALL, {"query": {"order_by": "tag"}}, expect=400)
     assert "range index" in resp["status"]["error"]
+
+
+def test_query_groups_with_prefetch(client, server, data):
+    # RRF of A and B: 2 (b), 3 (a), 1 (a), 4 (b) → groups in order of their best point.
+    want = [("b", [(2, 7 / 12), (4, 0.5)]), ("a", [(3, 7 / 12), (1, 0.5)])]
+    body = {"prefetch": [{"query": A, "limit": 3}, {"query": B, "limit": 3}],
+            "query": {"fusion": "rrf"}, "group_by": "tag", "group_size": 2, "limit": 2}
+    status, resp = http_json("POST", f"{server.url}/collections/{SMALL}/points/query/groups",
+                             body)
+    assert status == 200, resp
+    spec().check_response("post", Q + "/groups", status, resp, "application/json")
+    groups = resp["result"]["groups"]
+    assert [g["id"] for g in groups] == [w[0] for w in want]
+    for g, (_, hits) in zip(groups, want):
+        assert_scores(g["hits"], hits)
+    if hasattr(client, "query_points_groups"):
+        res = client.query_points_groups(SMALL, group_by="tag", prefetch=two_prefetches(),
+                                         query=models.FusionQuery(fusion=models.Fusion.RRF),
+                                         group_size=2, limit=2)
+        assert [g.id for g in res.groups] == ["b", "a"]
+        assert_scores(res.groups[0].hits, want[0][1])
+    # order_by groups: prices descending, tags alternate a (50), b (40), a (30).
+    body = {"query": {"order_by": {"key": "price", "direction": "desc"}}, "group_by": "tag",
+            "group_size": 1, "limit": 2}
+    status, resp = http_json("POST", f"{server.url}/collections/{SMALL}/points/query/groups",
+                             body)
+    assert status == 200, resp
+    assert [(g["id"], [h["id"] for h in g["hits"]]) for g in resp["result"]["groups"]] == [
+        ("a", [5]), ("b", [4])]

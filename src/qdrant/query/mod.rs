@@ -137,6 +137,46 @@ async fn with_records(
         .collect())
 }
 
+/// A query tree to run for `query/groups`: the request's stages, unparsed, so that each
+/// (growing) fetch re-runs it.
+#[derive(Clone)]
+pub struct Staged {
+    pub prefetch: Option<Value>,
+    pub query: Option<Value>,
+    pub using: Option<String>,
+    pub filter: Option<Filter>,
+    pub score_threshold: Option<f32>,
+    pub lookup_from: Option<Value>,
+}
+
+/// Runs a query tree: its best `window` points, best first, read with `shape`.
+pub async fn staged_hits(
+    core: &Rc<Core>,
+    name: &str,
+    s: Staged,
+    window: usize,
+    shape: ReadShape,
+) -> Result<Vec<ScoredRecord>, Error> {
+    let mut count = 0;
+    let root = Stage::parse(
+        StageIn {
+            prefetch: s.prefetch,
+            query: s.query,
+            using: s.using,
+            filter: s.filter,
+            params: None,
+            score_threshold: s.score_threshold,
+            limit: None,
+            lookup_from: s.lookup_from,
+        },
+        0,
+        &mut count,
+    )?;
+    let hits = stage::run(core, name, root, None, window).await?;
+    let points = with_records(core, name, hits, shape).await?;
+    Ok(points.into_iter().map(|p| p.hit).collect())
+}
+
 /// What a vector query ranks by, and the example ids it leaves out (for `query/groups`).
 pub async fn resolve_query(
     core: &Rc<Core>,
