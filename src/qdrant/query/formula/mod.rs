@@ -21,6 +21,9 @@ use crate::qdrant::error::Error;
 /// keeps parsing and evaluation recursion far from the end of the stack.
 pub const EXPRESSION_DEPTH_MAX: usize = 64;
 
+/// Most conditions one formula may test: each is one filtered pass over the candidates.
+pub const FORMULA_CONDITIONS_MAX: usize = 64;
+
 /// Defaults of the decay functions (Qdrant's): `scale` 1, `midpoint` 0.5, `target` 0.
 const DECAY_SCALE_DEFAULT: f64 = 1.0;
 const DECAY_MIDPOINT_DEFAULT: f64 = 0.5;
@@ -247,6 +250,11 @@ impl Parser {
                 filter
                     .validate()
                     .map_err(|e| Error::Validation(format!("formula condition: {e}")))?;
+                if self.conditions.len() >= FORMULA_CONDITIONS_MAX {
+                    return Err(Error::Validation(format!(
+                        "formula: more than {FORMULA_CONDITIONS_MAX} conditions"
+                    )));
+                }
                 self.conditions.push(filter);
                 Ok(Expr::Condition(self.conditions.len() - 1))
             }

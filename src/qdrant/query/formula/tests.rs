@@ -160,3 +160,11 @@ fn bad_formulas_are_refused() {
         assert!(parsed.is_err(), "{bad}");
     }
 }
+
+#[test]
+fn conditions_are_bounded() {
+    let cond = json!({"key": "tag", "match": {"value": "a"}});
+    let many: Vec<Value> = (0..=FORMULA_CONDITIONS_MAX).map(|_| cond.clone()).collect();
+    let parsed = Formula::parse(serde_json::from_value(json!({"formula": {"sum": many}})).unwrap());
+    assert!(matches!(parsed, Err(Error::Validation(m)) if m.contains("conditions")));
+}
