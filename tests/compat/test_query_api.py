@@ -417,3 +417,30 @@ def test_query_groups_with_prefetch(client, server, data):
     assert status == 200, resp
     assert [(g["id"], [h["id"] for h in g["hits"]]) for g in resp["result"]["groups"]] == [
         ("a", [5]), ("b", [4])]
+
+
+def test_lookup_from_in_legacy_recommend_and_groups(server, data):
+    lookup = {"collection": OTHER, "vector": "img"}
+    status, resp = http_json("POST", f"{server.url}/collections/{SMALL}/points/recommend",
+                             {"positive": [101], "limit": 3, "lookup_from": lookup})
+    assert status == 200, resp
+    assert_scores(resp["result"], [(3, 1.0), (2, 0.96), (4, 0.8)])
+    status, resp = http_json("POST", f"{server.url}/collections/{SMALL}/points/recommend/groups",
+                             {"positive": [101], "group_by": "tag", "group_size": 1, "limit": 2,
+                              "lookup_from": lookup})
+    assert status == 200, resp
+    assert [(g["id"], pairs(g["hits"])[0][0]) for g in resp["result"]["groups"]] == [
+        ("a", 3), ("b", 2)]
+    # Context from OTHER's points: 100 (= B) preferred over 101 ([0.6, 0.8]).
+    status, resp = http_json("POST", f"{server.url}/collections/{SMALL}/points/query",
+                             {"query": {"context": {"positive": 100, "negative": 101}},
+                              "limit": 6, "lookup_from": lookup})
+    assert status == 200, resp
+    # sim(B) - sim([0.6, 0.8]) = 0.2·y - 0.6·x: ≥ 0 (no loss) for 4 and 5, then 3 and 6
+    # (-0.2), 2 (-0.36), 1 (-0.6).
+    ids = [p["id"] for p in resp["result"]["points"]]
+    assert set(ids[:2]) == {4, 5} and set(ids[2:4]) == {3, 6} and ids[4:] == [2, 1], ids
+    status, resp = http_json("POST", f"{server.url}/collections/{SMALL}/points/recommend",
+                             {"positive": [101], "limit": 3,
+                              "lookup_from": {"collection": OTHER, "vector": "nope"}})
+    assert status == 400 and "nope" in resp["status"]["error"], resp
