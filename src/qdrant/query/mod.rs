@@ -11,11 +11,12 @@ mod fusion;
 mod hit;
 mod kind;
 mod mmr;
+mod rank;
 mod stage;
 
 use std::rc::Rc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::{PointId, Record, ScoredRecord};
@@ -26,7 +27,7 @@ use self::stage::{Stage, StageIn};
 use super::error::Error;
 use super::json::parse_body;
 use super::lookup::Lookup;
-use super::model::{ScoredOut, WithPayload, WithVector};
+use super::model::{seq, ScoredOut, WithPayload, WithVector};
 use super::recommend::{run_query, Query};
 use super::search::{unnamed, Plan, SearchParamsIn};
 use super::{check_batch, check_offset, refuse_shard_key, write_result};
@@ -86,7 +87,7 @@ async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<QueryPoi
             return Err(Error::Internal("plain search without a ranking".into()));
         };
         let (query, exclude) =
-            stage::resolve(core, name, &root.using, r, root.lookup.as_ref()).await?;
+            rank::resolve(core, name, &root.using, r, root.lookup.as_ref()).await?;
         let plan = Plan {
             vector_name: root.using,
             vector: Vec::new(),
@@ -186,7 +187,7 @@ pub async fn resolve_query(
     lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
     match QueryKind::from_value(q)? {
-        QueryKind::Rank(r) => stage::resolve(core, name, using, r, lookup).await,
+        QueryKind::Rank(r) => rank::resolve(core, name, using, r, lookup).await,
         QueryKind::Mmr(..) => Err(Error::unsupported("query `nearest` with `mmr` in groups")),
         QueryKind::Fusion(_) | QueryKind::Formula(_) => Err(Error::unsupported(
             "fusion and formula queries in groups (they need prefetch)",
@@ -196,21 +197,31 @@ pub async fn resolve_query(
     }
 }
 
-/// Writes `{"points": [...]}`.
-fn points_json(points: &[QueryPoint], unnamed: bool) -> Result<Value, Error> {
-    let mut list = Vec::with_capacity(points.len());
-    for p in points {
-        let mut v = serde_json::to_value(ScoredOut {
-            hit: &p.hit,
-            unnamed,
-        })
-        .map_err(|e| Error::Internal(format!("serializing a point: {e}")))?;
-        if let Some(ov) = &p.order_value {
-            v["order_value"] = ov.clone();
-        }
-        list.push(v);
+/// A point as Qdrant's `ScoredPoint`, with `order_value` for `order_by` queries.
+#[derive(Serialize)]
+struct PointOut<'a> {
+    #[serde(flatten)]
+    point: ScoredOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_value: Option<&'a Value>,
+}
+
+/// `{"points": [...]}`, serialized as it is written.
+#[derive(Serialize)]
+struct QueryResponse<P> {
+    points: P,
+}
+
+fn response(points: &[QueryPoint], unnamed: bool) -> QueryResponse<impl Serialize + '_> {
+    QueryResponse {
+        points: seq(points.iter().map(move |p| PointOut {
+            point: ScoredOut {
+                hit: &p.hit,
+                unnamed,
+            },
+            order_value: p.order_value.as_ref(),
+        })),
     }
-    Ok(serde_json::json!({ "points": list }))
 }
 
 /// `POST /collections/{name}/points/query`
@@ -223,7 +234,8 @@ pub async fn query(
     let req: QueryBody = parse_body(body)?;
     let unnamed = unnamed(core, name)?;
     let points = run(core, name, req).await?;
-    write_result(out, &points_json(&points, unnamed)?)
+    let body = response(&points, unnamed);
+    write_result(out, &body)
 }
 
 #[derive(Deserialize)]
@@ -244,8 +256,10 @@ pub async fn query_batch(
     let unnamed = unnamed(core, name)?;
     let mut all = Vec::with_capacity(req.searches.len());
     for q in req.searches {
-        let points = run(core, name, q).await?;
-        all.push(points_json(&points, unnamed)?);
+        all.push(run(core, name, q).await?);
     }
-    write_result(out, &all)
+    write_result(
+        out,
+        &seq(all.iter().map(|points| response(points, unnamed))),
+    )
 }
