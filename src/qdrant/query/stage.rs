@@ -17,7 +17,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{try_join_all, LocalBoxFuture};
 use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::filter::{Condition, Filter, HasIdCondition};
@@ -173,11 +173,12 @@ pub fn run<'a>(
             )
             .await;
         }
-        let mut lists = Vec::with_capacity(stage.prefetch.len());
-        for child in stage.prefetch {
+        // Sibling prefetches are independent: they run concurrently.
+        let lists = try_join_all(stage.prefetch.into_iter().map(|child| {
             let limit = child.limit;
-            lists.push(run(core, name, child, filter.as_ref(), limit).await?);
-        }
+            run(core, name, child, filter.as_ref(), limit)
+        }))
+        .await?;
         let scope = Scope {
             filter,
             threshold: stage.score_threshold,
@@ -256,7 +257,8 @@ async fn over_candidates(
     scope: Scope,
 ) -> Result<Vec<Hit>, Error> {
     let ids = union(&lists);
-    let restricted = Scope {
+    // The stage's own scope, narrowed to the candidates.
+    let restricted = |scope: Scope| Scope {
         filter: Some(with_ids(scope.filter.as_ref(), &ids)),
         threshold: scope.threshold,
         window: scope.window,
@@ -281,16 +283,19 @@ async fn over_candidates(
         // Nothing to rank: a search restricted to no ids would be a search of nothing anyway.
         _ if ids.is_empty() => Ok(Vec::new()),
         Some(QueryKind::Rank(r)) => {
-            ranked(core, name, r, &using, lookup.as_ref(), restricted).await
+            ranked(core, name, r, &using, lookup.as_ref(), restricted(scope)).await
         }
         Some(QueryKind::Mmr(t, m)) => {
-            diverse(core, name, t, m, &using, lookup.as_ref(), restricted).await
+            diverse(core, name, t, m, &using, lookup.as_ref(), restricted(scope)).await
         }
         Some(QueryKind::OrderBy(o)) => {
-            let filter = restricted.filter.map(Arc::new);
-            ordered(core, name, o, scope.window, filter).await
+            let scope = restricted(scope);
+            ordered(core, name, o, scope.window, scope.filter.map(Arc::new)).await
         }
-        Some(QueryKind::Sample) => sampled(core, name, restricted.filter, scope.window).await,
+        Some(QueryKind::Sample) => {
+            let scope = restricted(scope);
+            sampled(core, name, scope.filter, scope.window).await
+        }
     }
 }
 
