@@ -444,3 +444,24 @@ def test_lookup_from_in_legacy_recommend_and_groups(server, data):
                              {"positive": [101], "limit": 3,
                               "lookup_from": {"collection": OTHER, "vector": "nope"}})
     assert status == 400 and "nope" in resp["status"]["error"], resp
+
+
+def test_bounded_trees(server, data):
+    # 17 levels of prefetch: refused (the limit is 16), 16 levels: answered.
+    def nested(levels):
+        p = {"query": A, "limit": 3}
+        for _ in range(levels - 1):
+            p = {"prefetch": p, "query": A, "limit": 3}
+        return {"prefetch": p, "query": A, "limit": 3}
+    resp = raw_query(server, SMALL, nested(16))
+    assert_scores(resp["result"]["points"], [(1, 1.0), (2, 0.8), (3, 0.6)])
+    resp = raw_query(server, SMALL, nested(17), expect=422)
+    assert "prefetch" in resp["status"]["error"]
+    resp = raw_query(server, SMALL, {"prefetch": [{"query": A}] * 65, "query": {"fusion": "rrf"}},
+                     expect=422)
+    assert "64" in resp["status"]["error"]
+    expr = "$score"
+    for _ in range(70):
+        expr = {"neg": expr}
+    resp = raw_query(server, SMALL, formula_body(expr), expect=422)
+    assert "deeper" in resp["status"]["error"]
