@@ -254,15 +254,10 @@ fn points_read_paths_and_bad_input() {
         "/collections/r/points/query",
         r#"{"query":[1,2,3],"lookup_from":{"collection":"x"}}"#,
     );
-    assert_eq!(
-        st, 400,
-        "unsupported features are refused, not ignored: {v}"
-    );
+    // A lookup collection that does not exist is never silently ignored.
+    assert_eq!(st, 404, "lookup_from names a missing collection: {v}");
     assert!(
-        v["status"]["error"]
-            .as_str()
-            .expect("msg")
-            .contains("lookup_from"),
+        v["status"]["error"].as_str().expect("msg").contains("`x`"),
         "{v}"
     );
     let (st, v) = s.json(

@@ -10,6 +10,7 @@ mod facet;
 mod groups;
 mod index;
 mod json;
+mod lookup;
 mod matrix;
 pub mod model;
 pub mod openapi;

@@ -668,3 +668,46 @@ pub async fn wal_totals(core: &Rc<Core>) -> Result<(u64, u64, u64), RuntimeError
         .into_iter()
         .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2)))
 }
+
+/// Up to `sample` ids of points passing `filter`, chosen uniformly at random without
+/// replacement: each id is ranked by a hash of it mixed with `seed`, and the smallest ranks
+/// win (a bottom-k sample, exact across shards). A fresh seed gives a fresh sample; the
+/// result is in rank order, itself random.
+pub async fn random_sample_ids(
+    core: &Rc<Core>,
+    name: &str,
+    filter: Arc<Filter>,
+    sample: usize,
+    seed: u64,
+) -> Result<Vec<PointId>, RuntimeError> {
+    let pick = move |ids: &mut Vec<(u64, PointId)>| {
+        ids.sort_unstable();
+        ids.truncate(sample);
+    };
+    let parts = fan_out(core, name, move |coll| {
+        let mut ids: Vec<(u64, PointId)> = Vec::new();
+        for (_, s) in coll.local_shards() {
+            let matching = s.matching_ids(&filter);
+            ids.extend(
+                matching
+                    .into_iter()
+                    .map(|id| (mix64(id.stable_hash() ^ seed), id)),
+            );
+            pick(&mut ids);
+        }
+        Ok(ids)
+    })
+    .await?;
+    let mut all: Vec<(u64, PointId)> = parts.into_iter().flatten().collect();
+    pick(&mut all);
+    Ok(all.into_iter().map(|(_, id)| id).collect())
+}
+
+/// murmur3's 64-bit finalizer: every input bit affects every output bit.
+fn mix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
