@@ -53,6 +53,24 @@ impl Shutdown {
     }
 }
 
+impl Shutdown {
+    /// Runs `fut` until it completes (`Some`) or the switch flips (`None`).
+    ///
+    /// The task awaiting this is woken only by `fut` and by the switch, never by a timer of
+    /// its own. That matters for glommio I/O futures such as `accept`: every poll of a
+    /// pending one registers one more waker (released only when the I/O completes), and a
+    /// task holds at most `i16::MAX` wakers. A loop that polled a pending `accept` each time
+    /// a 50 ms stop-check timer fired broke that limit after 27 minutes without connections,
+    /// and the core stopped accepting for good.
+    pub async fn unless_triggered<F: Future>(&self, fut: F) -> Option<F::Output> {
+        futures_lite::future::or(async { Some(fut.await) }, async {
+            self.wait().await;
+            None
+        })
+        .await
+    }
+}
+
 /// Future returned by [`Shutdown::wait`].
 #[derive(Debug)]
 pub struct Wait<'a> {
@@ -109,8 +127,70 @@ impl Drop for Wait<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
     use super::*;
     use futures_lite::future;
+
+    /// Never ready; counts its polls.
+    struct Pending(Rc<Cell<usize>>);
+
+    impl Future for Pending {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            self.0.set(self.0.get() + 1);
+            Poll::Pending
+        }
+    }
+
+    const TICKS: usize = 50;
+    const TICK: Duration = Duration::from_millis(1);
+
+    /// Polls of a pending future while another part of the same task ticks `TICKS` times
+    /// (`stop_check = true`, the old accept loop) or while only the switch can wake it.
+    fn polls_while_idle(stop_check: bool) -> usize {
+        glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(1 << 20)
+            .spawn(move || async move {
+                let shutdown = Rc::new(Shutdown::new());
+                let polls = Rc::new(Cell::new(0));
+                let pending = Pending(polls.clone());
+                let s = shutdown.clone();
+                let waiter = glommio::spawn_local(async move {
+                    if stop_check {
+                        let ticking = async {
+                            for _ in 0..TICKS {
+                                glommio::timer::sleep(TICK).await;
+                            }
+                        };
+                        future::or(pending, ticking).await;
+                    } else {
+                        assert_eq!(s.unless_triggered(pending).await, None);
+                    }
+                });
+                glommio::timer::sleep(TICK * (TICKS as u32 + 20)).await;
+                shutdown.trigger();
+                waiter.await;
+                polls.get()
+            })
+            .expect("executor")
+            .join()
+            .expect("join")
+    }
+
+    #[test]
+    fn a_pending_future_is_polled_only_when_it_or_the_switch_wakes() {
+        let quiet = polls_while_idle(false);
+        assert!(quiet <= 2, "polled {quiet} times while idle");
+        // The detector works: a timer in the same task re-polls the pending future each tick.
+        let noisy = polls_while_idle(true);
+        assert!(
+            noisy > TICKS / 2,
+            "only {noisy} polls with a ticking sibling"
+        );
+    }
 
     #[test]
     fn wait_completes_after_trigger_and_slots_are_reused() {

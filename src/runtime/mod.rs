@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_lite::future;
 use futures_rustls::TlsAcceptor;
 use glommio::channels::channel_mesh::{MeshBuilder, Receivers};
 use glommio::net::TcpListener;
@@ -109,9 +108,8 @@ pub fn run(config: Config) -> Result<(), String> {
             .name(&format!("vexfs-core-{id}"))
             .io_memory(io_memory);
         if config.runtime.spin_before_park_us > 0 {
-            builder = builder.spin_before_park(Duration::from_micros(
-                config.runtime.spin_before_park_us,
-            ));
+            builder =
+                builder.spin_before_park(Duration::from_micros(config.runtime.spin_before_park_us));
         }
         let handle = builder
             .spawn(move || async move {
@@ -188,15 +186,18 @@ async fn serve_core(
     shared.loaded.fetch_add(1, Ordering::AcqRel);
     tracing::info!(core = id, %addr, admin = ?addrs.admin, tls = tls.is_some(), "core serving");
     let tls = tls.map(TlsAcceptor::from);
-    let api = accept_loop(&core, &listener, tls.clone(), Listener::Api);
-    match &admin_listener {
-        Some(admin) => {
-            future::zip(api, accept_loop(&core, admin, tls, Listener::Admin)).await;
-        }
-        None => api.await,
+    glommio::spawn_local(watch_stop(core.clone())).detach();
+    // Each listener in its own task: a task awaiting two accepts at once would re-poll the
+    // pending one whenever the other completes (see `Shutdown::unless_triggered`).
+    let admin = admin_listener.map(|admin| {
+        let (core, tls) = (core.clone(), tls.clone());
+        glommio::spawn_local(async move { accept_loop(&core, &admin, tls, Listener::Admin).await })
+    });
+    accept_loop(&core, &listener, tls, Listener::Api).await;
+    if let Some(admin) = admin {
+        admin.await;
     }
     drop(listener);
-    drop(admin_listener);
     drain(&core).await;
     Ok(())
 }
@@ -223,13 +224,7 @@ async fn accept_loop(
 ) {
     let app = Rc::new(App::new(core.clone(), kind));
     loop {
-        let stop = async {
-            while !core.shared.stop.load(Ordering::Acquire) {
-                glommio::timer::sleep(Duration::from_millis(STOP_POLL_MS)).await;
-            }
-            None
-        };
-        let accepted = future::or(async { Some(listener.accept().await) }, stop).await;
+        let accepted = core.shutdown.unless_triggered(listener.accept()).await;
         let stream = match accepted {
             None => break,
             Some(Ok(s)) => s,
@@ -257,6 +252,15 @@ async fn accept_loop(
         })
         .detach();
     }
+}
+
+/// Turns the process-wide stop flag (set by the signal thread) into this core's shutdown
+/// switch, which ends the accept loops and closes idle connections.
+async fn watch_stop(core: Rc<Core>) {
+    while !core.shared.stop.load(Ordering::Acquire) {
+        glommio::timer::sleep(Duration::from_millis(STOP_POLL_MS)).await;
+    }
+    core.shutdown.trigger();
 }
 
 /// After a stop: let open connections finish, wait for every core (peers may still call us),
