@@ -152,11 +152,11 @@ impl<S: Storage> Shard<S> {
         self.parts.borrow().segments.len()
     }
 
-    /// Every part points live in, as Qdrant counts segments: the immutable segments, the
-    /// mutable store (Qdrant's appendable segment) and a frozen store being flushed.
+    /// Segments as Qdrant counts them: the immutable segments plus one appendable segment
+    /// (the mutable store; while a flush runs, the store being flushed belongs to it too, so
+    /// the count changes only when a segment is installed or retired).
     pub fn parts_count(&self) -> usize {
-        let parts = self.parts.borrow();
-        parts.segments.len() + 1 + usize::from(parts.frozen.is_some())
+        self.parts.borrow().segments.len() + 1
     }
 
     /// Points in the mutable part (for tests and stats).

@@ -130,6 +130,24 @@ impl<S: Storage> Shard<S> {
         self.optimizer_state.borrow().running.is_some()
     }
 
+    /// Each segment's file name and points live in it as of the last flush, in list order.
+    pub fn segment_summary(&self) -> Vec<(String, usize)> {
+        let parts = self.parts.borrow();
+        parts
+            .segments
+            .iter()
+            .map(|e| (e.file.clone(), plan::live_persisted(e)))
+            .collect()
+    }
+
+    /// The optimization due next, as its kind and its sources' [`Shard::segment_summary`].
+    pub fn pending_optimization(&self) -> Option<(OptimizationKind, Vec<(String, usize)>)> {
+        let plan = self.next_optimization()?;
+        let all = self.segment_summary();
+        let sources = plan.sources.iter().filter_map(|&i| all.get(i).cloned());
+        Some((plan.kind, sources.collect()))
+    }
+
     /// The optimization [`Shard::optimize`] would run now, if any.
     pub fn next_optimization(&self) -> Option<Plan> {
         if self.flushing.get()
