@@ -179,3 +179,114 @@ fn segments_merge_and_deleted_points_are_vacuumed() {
         check_search(&server, q, &live);
     }
 }
+
+/// Points of the measurement: four segments of `MEASURE_SEGMENT_POINTS` 128-dim vectors.
+const MEASURE_SEGMENT_POINTS: u64 = 50_000;
+const MEASURE_SEGMENTS: u64 = 4;
+const MEASURE_DIM: usize = 128;
+const MEASURE_BATCH_POINTS: u64 = 1_000;
+/// Idle GETs timed before the merge starts.
+const MEASURE_IDLE_GETS: usize = 2_000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn summary(label: &str, mut v: Vec<Duration>) {
+    v.sort();
+    eprintln!(
+        "{label}: n={} p50={:?} p99={:?} max={:?}",
+        v.len(),
+        percentile(&v, 0.5),
+        percentile(&v, 0.99),
+        v.last().copied().unwrap_or_default()
+    );
+}
+
+/// Measurement, not a check (run by hand: `cargo test --release --test optimizer -- --ignored
+/// --nocapture`): the time to merge four segments of 50k 128-dim points into one, and the
+/// latency of point GETs sent one after another while it runs, against the same GETs idle.
+#[test]
+#[ignore]
+fn measure_merge_of_200k_points() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let server = Server::start_with_config(&format!(
+        "[storage]\nsegment_flush_points = {MEASURE_SEGMENT_POINTS}\n"
+    ));
+    let create = json!({
+        "vectors": {"size": MEASURE_DIM, "distance": "Dot"},
+        "shard_number": 1,
+        "optimizers_config": {"max_optimization_threads": 0, "default_segment_number": 1},
+    });
+    let (status, v) = server.json("PUT", "/collections/opt", &create.to_string());
+    assert_eq!(status, 200, "{v}");
+    let total = MEASURE_SEGMENT_POINTS * MEASURE_SEGMENTS;
+    let load = Instant::now();
+    for start in (0..total).step_by(MEASURE_BATCH_POINTS as usize) {
+        let points: Vec<Value> = (start..start + MEASURE_BATCH_POINTS)
+            .map(|i| {
+                let v: Vec<f32> = (0..MEASURE_DIM)
+                    .map(|d| ((i as usize * 31 + d * 7) % 97) as f32 / 97.0)
+                    .collect();
+                json!({"id": i, "vector": v, "payload": {"i": i}})
+            })
+            .collect();
+        let body = json!({ "points": points }).to_string();
+        let (status, v) = server.json("PUT", "/collections/opt/points?wait=true", &body);
+        assert_eq!(status, 200, "{v}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while info(&server)["segments_count"] != MEASURE_SEGMENTS + 1 {
+        assert!(Instant::now() < deadline, "{}", info(&server));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("loaded {total} points in {:?}", load.elapsed());
+
+    let port = server.port;
+    let merging = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let getter = {
+        let (merging, stop) = (merging.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut idle, mut busy) = (Vec::new(), Vec::new());
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) && busy.len() < 1_000_000 {
+                let during = merging.load(Ordering::Relaxed);
+                let t = Instant::now();
+                let path = format!("/collections/opt/points/{}", (i * 7919) % total);
+                let r = common::try_request(port, "GET", &path, b"").expect("GET");
+                assert_eq!(r.status, 200);
+                let took = t.elapsed();
+                if during {
+                    busy.push(took);
+                } else if idle.len() < MEASURE_IDLE_GETS {
+                    idle.push(took);
+                }
+                i += 1;
+            }
+            (idle, busy)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let patch = json!({"optimizers_config": {"max_optimization_threads": null}}).to_string();
+    let started = Instant::now();
+    merging.store(true, Ordering::Relaxed);
+    let (status, v) = server.json("PATCH", "/collections/opt", &patch);
+    assert_eq!(status, 200, "{v}");
+    while info(&server)["segments_count"] != 2 {
+        assert!(started.elapsed() < Duration::from_secs(300));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = started.elapsed();
+    merging.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let (idle, busy) = getter.join().expect("getter");
+    eprintln!("merge of {MEASURE_SEGMENTS} segments, {total} x {MEASURE_DIM}: {took:?}");
+    summary("GET idle", idle);
+    summary("GET during merge", busy);
+    assert_eq!(info(&server)["points_count"], total);
+}
