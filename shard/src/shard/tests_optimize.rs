@@ -510,3 +510,46 @@ fn model_with_optimizations_under_heavy_faults() {
     assert!(vacuums > 200, "vacuums {vacuums}");
     assert!(failed > 10, "failed optimizations {failed}");
 }
+
+/// Measurement, not a check (run by hand: `cargo test --release -p vexfs-shard
+/// measure_rewrite -- --ignored --nocapture`): where a 200k x 128 rewrite spends its time
+/// without a yield (the builder's finish and the validation of the new segment), the parts
+/// that hold up the core's other requests.
+#[test]
+#[ignore]
+#[allow(clippy::disallowed_methods)]
+fn measure_rewrite_steps_that_do_not_yield() {
+    use crate::schema::{Distance, VectorSpec};
+    use crate::segment::{Segment, SegmentBuilder};
+    const POINTS: u64 = 200_000;
+    const DIM: usize = 128;
+    let schema = ShardSchema {
+        vectors: vec![VectorSpec {
+            name: String::new(),
+            dim: DIM,
+            distance: Distance::Dot,
+        }],
+    };
+    let mut builder = SegmentBuilder::with_capacity(&schema, POINTS as usize).unwrap();
+    let v: Vec<f32> = (0..DIM).map(|d| d as f32 / 7.0).collect();
+    let mut payload = Payload::new();
+    payload.insert("i".into(), json!(1));
+    let t = std::time::Instant::now();
+    for i in 0..POINTS {
+        builder
+            .push(n(i), i, [("", v.as_slice())], Some(&payload))
+            .unwrap();
+    }
+    let pushed = t.elapsed();
+    let t = std::time::Instant::now();
+    let bytes = builder.finish().unwrap();
+    let finished = t.elapsed();
+    let len = bytes.len();
+    let t = std::time::Instant::now();
+    let segment = Segment::from_bytes("m", bytes).unwrap();
+    let opened = t.elapsed();
+    eprintln!(
+        "{POINTS} x {DIM}: push (chunked, yields) {pushed:?}, finish {finished:?}, validate {opened:?}, {len} bytes"
+    );
+    assert_eq!(segment.len(), POINTS as usize);
+}
