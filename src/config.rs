@@ -19,6 +19,16 @@ pub struct Config {
     pub log: LogConfig,
     pub service: ServiceConfig,
     pub tls: TlsConfig,
+    pub admin: AdminConfig,
+}
+
+/// Where the admin routes (`/admin/…`, `/metrics`) are served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A separate port (on `[server] host`) for the admin routes, which the API port then no
+    /// longer serves; unset = the API port serves them too. The health probes answer on both.
+    pub port: Option<u16>,
 }
 
 /// HTTPS on the server port instead of plain HTTP (never both). The files are read and checked
@@ -103,6 +113,10 @@ pub struct RuntimeConfig {
     pub cores: usize,
     /// Registered io_uring buffer memory per executor, in KiB.
     pub io_memory_kib: usize,
+    /// How long an idle executor spins before it parks in the kernel, in microseconds. A
+    /// parked core must be woken to take a request or a cross-core call (tens to hundreds of
+    /// µs); spinning trades that latency for CPU time burnt while idle. 0 = park at once.
+    pub spin_before_park_us: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +181,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             cores: 0,
             io_memory_kib: limits::IO_MEMORY_BYTES / 1024,
+            spin_before_park_us: 0,
         }
     }
 }
@@ -269,6 +284,13 @@ impl Config {
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err("storage.path is empty".into());
+        }
+        if let Some(port) = self.admin.port {
+            if port == 0 || port == self.server.port {
+                return Err(format!(
+                    "admin.port = {port} must be a port of its own (1-65535, not server.port)"
+                ));
+            }
         }
         if self.tls.enabled && (self.tls.cert_path.is_none() || self.tls.key_path.is_none()) {
             return Err("tls.enabled = true needs both tls.cert_path and tls.key_path".into());

@@ -15,6 +15,7 @@ use vexfs_shard::score::{Objective, Pair};
 use vexfs_shard::{PointId, ScoredRecord};
 
 use super::error::Error;
+use super::lookup::Lookup;
 use super::model::{WithPayload, WithVector};
 use super::recommend::{example_vectors, run_query, Example, Query};
 use super::search::{answer_batch, answer_one};
@@ -71,7 +72,9 @@ pub async fn resolve(
     using: &str,
     target: Option<Example>,
     pairs: Vec<ContextPairIn>,
+    lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
+    Lookup::check(lookup, core)?;
     if target.is_none() && pairs.is_empty() {
         return Err(Error::BadRequest(
             "Bad request: a context search needs at least one context pair".into(),
@@ -79,15 +82,15 @@ pub async fn resolve(
     }
     let mut ids = Vec::new();
     let target = match target {
-        Some(t) => example_vectors(core, name, using, vec![t], &mut ids)
+        Some(t) => example_vectors(core, name, using, vec![t], lookup, &mut ids)
             .await?
             .pop(),
         None => None,
     };
     let (pos, neg): (Vec<Example>, Vec<Example>) =
         pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
-    let pos = example_vectors(core, name, using, pos, &mut ids).await?;
-    let neg = example_vectors(core, name, using, neg, &mut ids).await?;
+    let pos = example_vectors(core, name, using, pos, lookup, &mut ids).await?;
+    let neg = example_vectors(core, name, using, neg, lookup, &mut ids).await?;
     let pairs = pos
         .into_iter()
         .zip(neg)
@@ -121,12 +124,10 @@ struct DiscoverBody {
 async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<ScoredRecord>, Error> {
     refuse_shard_key(&req.shard_key)?;
     check_params(&req.params)?;
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
+    let lookup = Lookup::parse(req.lookup_from)?;
     let using = req.using.unwrap_or_default();
     let pairs = req.context.unwrap_or_default();
-    let (query, exclude) = resolve(core, name, &using, req.target, pairs).await?;
+    let (query, exclude) = resolve(core, name, &using, req.target, pairs, lookup.as_ref()).await?;
     let plan = Plan {
         vector_name: using,
         vector: Vec::new(),

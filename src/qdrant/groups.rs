@@ -18,8 +18,9 @@ use vexfs_shard::{PayloadSelector, PointId, ScoredRecord, VectorSelector};
 
 use super::error::Error;
 use super::json::parse_body;
+use super::lookup::Lookup;
 use super::model::{seq, RecordOut, ScoredOut, WithPayload, WithVector};
-use super::query::resolve_query;
+use super::query::{resolve_query, staged_hits, Staged};
 use super::recommend::{self, run_query, Example, Examples, Query, Strategy};
 use super::search::{check_params, named_vector, unnamed, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, refuse_shard_key, write_result};
@@ -92,9 +93,15 @@ impl Grouping {
     }
 }
 
+/// What ranks the points to group: one search, or a query tree with prefetches.
+enum Ranker {
+    Search(Query),
+    Staged(Box<Staged>),
+}
+
 /// The search to group: what to rank by and the rest of a plan (limit and offset unused).
 struct Source {
-    query: Query,
+    query: Ranker,
     vector_name: String,
     exclude: Vec<PointId>,
     score_threshold: Option<f32>,
@@ -180,21 +187,31 @@ async fn grouped(
         .saturating_mul(GROUPS_OVERFETCH)
         .min(GROUPS_FETCH_MAX);
     loop {
-        let plan = Plan {
-            vector_name: src.vector_name.clone(),
-            vector: Vec::new(),
-            exclude: src.exclude.clone(),
-            limit: fetch,
-            offset: 0,
-            score_threshold: src.score_threshold,
-            filter: Some(filter.clone()),
-            shape: ReadShape {
-                // The whole payload, to read the key; the caller's selection is applied after.
-                payload: PayloadSelector::All,
-                vectors: src.vectors.clone(),
-            },
+        let shape = ReadShape {
+            // The whole payload, to read the key; the caller's selection is applied after.
+            payload: PayloadSelector::All,
+            vectors: src.vectors.clone(),
         };
-        let hits = run_query(core, name, src.query.clone(), plan).await?;
+        let hits = match &src.query {
+            Ranker::Search(query) => {
+                let plan = Plan {
+                    vector_name: src.vector_name.clone(),
+                    vector: Vec::new(),
+                    exclude: src.exclude.clone(),
+                    limit: fetch,
+                    offset: 0,
+                    score_threshold: src.score_threshold,
+                    filter: Some(filter.clone()),
+                    shape,
+                };
+                run_query(core, name, query.clone(), plan).await?
+            }
+            Ranker::Staged(staged) => {
+                let mut staged = Staged::clone(staged);
+                staged.filter = Some(filter.clone());
+                staged_hits(core, name, staged, fetch, shape).await?
+            }
+        };
         let exhausted = hits.len() < fetch;
         let (mut groups, complete) = aggregate(g, &hits);
         if complete || exhausted || fetch >= GROUPS_FETCH_MAX {
@@ -298,7 +315,7 @@ pub async fn search_groups(
     let g = Grouping::new(&req.group_by, req.group_size, req.limit, req.with_lookup)?;
     let (vector_name, vector) = named_vector(req.vector)?;
     let src = Source {
-        query: Query::Vector(vector),
+        query: Ranker::Search(Query::Vector(vector)),
         vector_name,
         exclude: Vec::new(),
         score_threshold: req.score_threshold,
@@ -354,9 +371,7 @@ pub async fn recommend_groups(
     let req: RecommendGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
     check_params(&req.params)?;
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
+    let lookup = Lookup::parse(req.lookup_from)?;
     let g = Grouping::new(&req.group_by, req.group_size, req.limit, req.with_lookup)?;
     let using = req.using.unwrap_or_default();
     let examples = Examples {
@@ -364,9 +379,10 @@ pub async fn recommend_groups(
         negative: req.negative,
         strategy: req.strategy.unwrap_or_default(),
     };
-    let (query, exclude) = recommend::resolve(core, name, &using, examples).await?;
+    let (query, exclude) =
+        recommend::resolve(core, name, &using, examples, lookup.as_ref()).await?;
     let src = Source {
-        query,
+        query: Ranker::Search(query),
         vector_name: using,
         exclude,
         score_threshold: req.score_threshold,
@@ -407,38 +423,56 @@ pub async fn query_groups(
     let req: QueryGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
     check_params(&req.params)?;
-    // Older clients always send `"prefetch": []`, which means none.
-    if req
-        .prefetch
-        .as_ref()
-        .is_some_and(|p| !matches!(p, Value::Array(a) if a.is_empty()))
-    {
-        return Err(Error::unsupported("prefetch"));
-    }
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
-    let Some(q) = req.query else {
-        return Err(Error::unsupported(
-            "query without `query` (scroll-like query)",
-        ));
-    };
     let g = Grouping::new(
         &req.group_by,
         req.group_size.unwrap_or(QUERY_GROUP_SIZE_DEFAULT),
         req.limit.unwrap_or(QUERY_GROUPS_LIMIT_DEFAULT),
         req.with_lookup,
     )?;
-    let using = req.using.unwrap_or_default();
-    let (query, exclude) = resolve_query(core, name, &using, q).await?;
-    let src = Source {
-        query,
-        vector_name: using,
-        exclude,
-        score_threshold: req.score_threshold,
-        filter: check_filter(req.filter)?,
-        payload: WithPayload::selector(req.with_payload, false),
-        vectors: WithVector::selector(req.with_vector),
+    let filter = check_filter(req.filter)?;
+    // Older clients always send `"prefetch": []`, which means none.
+    let prefetch = req
+        .prefetch
+        .filter(|p| !p.is_null() && !matches!(p, Value::Array(a) if a.is_empty()));
+    let src = match (prefetch, req.query) {
+        // One search: resolved once, fetched with growing limits.
+        (None, Some(q)) if !is_staged_only(&q) => {
+            let lookup = Lookup::parse(req.lookup_from)?;
+            let using = req.using.unwrap_or_default();
+            let (query, exclude) = resolve_query(core, name, &using, q, lookup.as_ref()).await?;
+            Source {
+                query: Ranker::Search(query),
+                vector_name: using,
+                exclude,
+                score_threshold: req.score_threshold,
+                filter,
+                payload: WithPayload::selector(req.with_payload, false),
+                vectors: WithVector::selector(req.with_vector),
+            }
+        }
+        (prefetch, query) => Source {
+            query: Ranker::Staged(Box::new(Staged {
+                prefetch,
+                query,
+                using: req.using,
+                filter: None,
+                score_threshold: req.score_threshold,
+                lookup_from: req.lookup_from,
+            })),
+            vector_name: String::new(),
+            exclude: Vec::new(),
+            score_threshold: None,
+            filter,
+            payload: WithPayload::selector(req.with_payload, false),
+            vectors: WithVector::selector(req.with_vector),
+        },
     };
     finish(core, name, src, g, out).await
+}
+
+/// Queries that only a query tree runs (they rank without one search vector).
+fn is_staged_only(q: &Value) -> bool {
+    ["order_by", "sample", "mmr", "formula", "fusion", "rrf"]
+        .iter()
+        .any(|k| q.get(k).is_some())
 }

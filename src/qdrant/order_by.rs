@@ -4,6 +4,7 @@
 //! cannot be combined with it (pages continue with `start_from`), a point with several values
 //! appears once per value, and every record carries its `order_value`.
 
+use schemars::JsonSchema;
 use std::cmp::Ordering;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -20,14 +21,14 @@ use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
 /// `order_by`: a key, or `{key, direction, start_from}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OrderByIn {
     Key(String),
     Full(OrderBy),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBy {
     key: String,
@@ -35,7 +36,7 @@ pub struct OrderBy {
     start_from: Option<f64>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Direction {
     Asc,
@@ -71,19 +72,17 @@ fn values_at(payload: Option<&serde_json::Map<String, Value>>, path: &str) -> Ve
     }
 }
 
-/// Runs an ordered scroll and writes the page.
-pub async fn scroll(
+/// Points passing `filter` ordered by the key, as `(value, id)`, at most `limit`; and whether
+/// the key's index is an integer index (its values are reported as integers).
+pub async fn ordered(
     core: &Rc<Core>,
     name: &str,
     order: OrderByIn,
     limit: usize,
     filter: Option<Arc<Filter>>,
-    shape: ReadShape,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
+) -> Result<(Vec<(f64, PointId)>, bool), Error> {
     let order = order.into_full();
     let coll = core.catalog.borrow().get(name)?;
-    let unnamed = coll.config.unnamed_vector;
     let indexed = coll.config.payload_indexes.get(&order.key).cloned();
     let kind = indexed.as_ref().and_then(|s| match s {
         Value::String(t) => Some(t.clone()),
@@ -122,6 +121,30 @@ pub async fn scroll(
         by_value.then_with(|| a.1.cmp(&b.1))
     });
     entries.truncate(limit);
+    Ok((entries, kind.as_deref() == Some("integer")))
+}
+
+/// A value of an ordered scroll as Qdrant reports it: integers for an integer index.
+pub fn order_value(value: f64, integer: bool) -> Value {
+    if integer && value.fract() == 0.0 {
+        Value::from(value as i64)
+    } else {
+        Value::from(value)
+    }
+}
+
+/// Runs an ordered scroll and writes the page.
+pub async fn scroll(
+    core: &Rc<Core>,
+    name: &str,
+    order: OrderByIn,
+    limit: usize,
+    filter: Option<Arc<Filter>>,
+    shape: ReadShape,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let unnamed = core.catalog.borrow().get(name)?.config.unnamed_vector;
+    let (entries, integer) = ordered(core, name, order, limit, filter).await?;
     let ids: Vec<PointId> = entries.iter().map(|(_, id)| *id).collect();
     let records = ops::retrieve(core, name, ids, shape).await?;
     let by_id: std::collections::HashMap<PointId, &vexfs_shard::Record> =
@@ -134,11 +157,7 @@ pub async fn scroll(
         let mut v = serde_json::to_value(RecordOut { record, unnamed })
             .map_err(|e| Error::Internal(format!("serializing a record: {e}")))?;
         // Integer-valued keys report integers, as Qdrant does for integer indexes.
-        v["order_value"] = if kind.as_deref() == Some("integer") && value.fract() == 0.0 {
-            Value::from(*value as i64)
-        } else {
-            Value::from(*value)
-        };
+        v["order_value"] = order_value(*value, integer);
         points.push(v);
     }
     write_result(

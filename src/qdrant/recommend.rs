@@ -14,6 +14,7 @@ use vexfs_shard::score::Objective;
 use vexfs_shard::{PointId, ScoredRecord};
 
 use super::error::Error;
+use super::lookup::Lookup;
 use super::model::{WithPayload, WithVector};
 use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
@@ -60,7 +61,9 @@ pub async fn resolve(
     name: &str,
     using: &str,
     ex: Examples,
+    lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
+    Lookup::check(lookup, core)?;
     match ex.strategy {
         Strategy::AverageVector if ex.positive.is_empty() => {
             return Err(Error::wrong_input(
@@ -78,8 +81,8 @@ pub async fn resolve(
         _ => {}
     }
     let mut ids = Vec::new();
-    let positive = example_vectors(core, name, using, ex.positive, &mut ids).await?;
-    let negative = example_vectors(core, name, using, ex.negative, &mut ids).await?;
+    let positive = example_vectors(core, name, using, ex.positive, lookup, &mut ids).await?;
+    let negative = example_vectors(core, name, using, ex.negative, lookup, &mut ids).await?;
     let query = match ex.strategy {
         Strategy::AverageVector => Query::Vector(average_query(&positive, &negative)),
         Strategy::BestScore => Query::Objective(Objective::BestScore { positive, negative }),
@@ -104,13 +107,14 @@ fn average_query(positive: &[Vec<f32>], negative: &[Vec<f32>]) -> Vec<f32> {
 }
 
 /// The vectors of `examples` in order, in stored form (raw ones checked and preprocessed,
-/// stored ones read back); ids of stored examples are appended to `ids`. 404 for a missing
-/// point.
+/// stored ones read back, from `lookup` when given); ids of stored examples of this
+/// collection are appended to `ids`. 404 for a missing point.
 pub async fn example_vectors(
     core: &Rc<Core>,
     name: &str,
     using: &str,
     examples: Vec<Example>,
+    lookup: Option<&Lookup>,
     ids: &mut Vec<PointId>,
 ) -> Result<Vec<Vec<f32>>, Error> {
     let spec = core
@@ -130,10 +134,13 @@ pub async fn example_vectors(
             Example::Vector(_) => None,
         })
         .collect();
-    let mut stored = stored_vectors(core, name, using, &wanted)
+    let (from, vector) = Lookup::source(lookup, name, using);
+    let mut stored = stored_vectors(core, from, vector, &wanted)
         .await?
         .into_iter();
-    ids.extend(wanted);
+    if from == name {
+        ids.extend(wanted);
+    }
     let mut out = Vec::with_capacity(examples.len());
     for e in examples {
         match e {
@@ -229,16 +236,14 @@ struct RecommendBody {
 async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<ScoredRecord>, Error> {
     refuse_shard_key(&req.shard_key)?;
     check_params(&req.params)?;
-    if req.lookup_from.is_some() {
-        return Err(Error::unsupported("lookup_from"));
-    }
+    let lookup = Lookup::parse(req.lookup_from)?;
     let using = req.using.unwrap_or_default();
     let examples = Examples {
         positive: req.positive,
         negative: req.negative,
         strategy: req.strategy.unwrap_or_default(),
     };
-    let (query, exclude) = resolve(core, name, &using, examples).await?;
+    let (query, exclude) = resolve(core, name, &using, examples, lookup.as_ref()).await?;
     let plan = Plan {
         vector_name: using,
         vector: Vec::new(),

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use vexfs_io::dma::DmaStorage;
 use vexfs_shard::filter::{Filter, JsonPath};
 use vexfs_shard::score::Objective;
-use vexfs_shard::Shard;
+use vexfs_shard::{Shard, UpdateCondition};
 
 use super::catalog::{owner_core, Collection};
 use super::core::Core;
@@ -51,6 +51,18 @@ pub async fn write(
     op: WriteOp,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
+    write_if(core, name, op, None, wait).await
+}
+
+/// [`write`] under a condition (`update_mode`, `update_filter`), which each owning core
+/// resolves against its shard's points right before logging ([`Shard::write_if`]).
+pub async fn write_if(
+    core: &Rc<Core>,
+    name: &str,
+    op: WriteOp,
+    condition: Option<UpdateCondition>,
+    wait: bool,
+) -> Result<OperationId, RuntimeError> {
     let coll = collection(core, name)?;
     if consumes_resources(&op) {
         super::quotas::check(core)?;
@@ -78,6 +90,7 @@ pub async fn write(
         name,
         shard_number,
         split_by_shard(op, shard_number).into_iter(),
+        condition.map(Arc::new),
         wait,
     )
     .await
@@ -153,6 +166,7 @@ async fn write_parts(
     name: &str,
     shard_number: usize,
     parts: impl Iterator<Item = (usize, WriteOp)>,
+    condition: Option<Arc<UpdateCondition>>,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
     let cores = core.cores();
@@ -166,6 +180,7 @@ async fn write_parts(
     }
     let calls = by_core.into_iter().map(|(target, ops)| {
         let name = name.to_owned();
+        let condition = condition.clone();
         core.submit_to(target, move |c| async move {
             let coll = collection(&c, &name)?;
             let mut pending = Vec::with_capacity(ops.len());
@@ -173,8 +188,13 @@ async fn write_parts(
                 let shard = coll.shards[s].clone().ok_or_else(|| {
                     RuntimeError::Internal(format!("shard {s} is not on core {}", c.id))
                 })?;
-                let lsn = shard.write(op)?;
-                pending.push((shard, lsn));
+                let lsn = match &condition {
+                    None => Some(shard.write(op)?),
+                    Some(cond) => shard.write_if(op, cond)?,
+                };
+                if let Some(lsn) = lsn {
+                    pending.push((shard, lsn));
+                }
             }
             flush(pending, wait).await
         })
@@ -647,4 +667,47 @@ pub async fn wal_totals(core: &Rc<Core>) -> Result<(u64, u64, u64), RuntimeError
     Ok(per_core
         .into_iter()
         .fold((0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2)))
+}
+
+/// Up to `sample` ids of points passing `filter`, chosen uniformly at random without
+/// replacement: each id is ranked by a hash of it mixed with `seed`, and the smallest ranks
+/// win (a bottom-k sample, exact across shards). A fresh seed gives a fresh sample; the
+/// result is in rank order, itself random.
+pub async fn random_sample_ids(
+    core: &Rc<Core>,
+    name: &str,
+    filter: Arc<Filter>,
+    sample: usize,
+    seed: u64,
+) -> Result<Vec<PointId>, RuntimeError> {
+    let pick = move |ids: &mut Vec<(u64, PointId)>| {
+        ids.sort_unstable();
+        ids.truncate(sample);
+    };
+    let parts = fan_out(core, name, move |coll| {
+        let mut ids: Vec<(u64, PointId)> = Vec::new();
+        for (_, s) in coll.local_shards() {
+            let matching = s.matching_ids(&filter);
+            ids.extend(
+                matching
+                    .into_iter()
+                    .map(|id| (mix64(id.stable_hash() ^ seed), id)),
+            );
+            pick(&mut ids);
+        }
+        Ok(ids)
+    })
+    .await?;
+    let mut all: Vec<(u64, PointId)> = parts.into_iter().flatten().collect();
+    pick(&mut all);
+    Ok(all.into_iter().map(|(_, id)| id).collect())
+}
+
+/// murmur3's 64-bit finalizer: every input bit affects every output bit.
+fn mix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }

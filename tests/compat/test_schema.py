@@ -478,18 +478,21 @@ case("query_using", "post", Q, coll("named"),
 case("query_filter_threshold_offset", "post", Q, coll("plain"),
      body={"query": vec(2), "filter": FILTERS["match_any"], "score_threshold": -0.9,
            "offset": 1, "limit": 3, "with_payload": {"exclude": ["nested"]}})
-# scroll-like query (no `query`): documented as not supported yet -> 400
-case("query_no_query_unsupported", "post", Q, coll("plain"), body={"limit": 4}, expect=400,
-     check=lambda b: "not supported" in b["status"]["error"] or pytest.fail(str(b)))
+# scroll-like query (no `query`): points in id order, score 1
+case("query_no_query", "post", Q, coll("plain"), body={"limit": 4}, check=n_points(4))
 case("query_empty_collection", "post", Q, coll("empty"), body={"query": vec(1)},
      check=n_points(0))
 case("query_wrong_dim", "post", Q, coll("plain"), body={"query": [1.0, 2.0]}, expect=400)
 case("query_missing_point", "post", Q, coll("plain"), body={"query": 987654}, expect={400, 404})
 case("query_missing_collection", "post", Q, coll("no_such_collection"),
      body={"query": vec(1)}, expect=404)
-case("query_prefetch_unsupported", "post", Q, coll("plain"),
-     body={"prefetch": [{"query": vec(1), "limit": 5}], "query": vec(1)}, expect=400)
-case("query_fusion_unsupported", "post", Q, coll("plain"),
+case("query_prefetch", "post", Q, coll("plain"),
+     body={"prefetch": [{"query": vec(1), "limit": 5}], "query": vec(1), "limit": 3},
+     check=n_points(3))
+case("query_fusion_rrf", "post", Q, coll("plain"),
+     body={"prefetch": [{"query": vec(1), "limit": 5}, {"query": vec(2), "limit": 5}],
+           "query": {"fusion": "rrf"}, "limit": 4, "with_payload": True}, check=n_points(4))
+case("query_fusion_without_prefetch", "post", Q, coll("plain"),
      body={"query": {"fusion": "rrf"}}, expect=400)
 case("query_bad_body", "post", Q, coll("plain"), body={"query": "not a vector"},
      expect=VALIDATION)

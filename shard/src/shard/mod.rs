@@ -16,6 +16,7 @@
 //! as a new segment in the background ([`flush`] has the steps and the crash argument). The
 //! same task then merges small segments and vacuums deleted points ([`optimize`]).
 
+mod conditional;
 mod flush;
 mod manifest;
 mod optimize;
@@ -26,6 +27,8 @@ mod recover;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conditional;
 #[cfg(test)]
 mod tests_model;
 #[cfg(test)]
@@ -45,6 +48,7 @@ use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
 
+pub use conditional::{UpdateCondition, UpdateMode};
 pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};
 pub use optimize::{
     merged_segment_name, name_uuid, OptimizationKind, OptimizationReport, OptimizationStatus,
