@@ -69,6 +69,32 @@ pub struct StorageConfig {
     /// Growth step of write-ahead-log files, in bytes (a multiple of 4096): space is reserved
     /// ahead so that fdatasync rarely has to update the file size.
     pub wal_preallocate_bytes: u64,
+    /// What opening a shard does with a log damaged in the middle.
+    pub wal_recovery: WalRecovery,
+}
+
+/// A shard's log is damaged in the middle when an intact record follows the damage, so it is
+/// not the torn tail a crash leaves (that one is always cut silently: it was never
+/// acknowledged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalRecovery {
+    /// Refuse to start, naming the file and offset: an operator must look at it.
+    #[default]
+    Strict,
+    /// Keep the records before the damage, cut the log there (losing every later record,
+    /// acknowledged ones included) and warn. Only the newest log file of a shard can be cut;
+    /// damage in an older one still refuses to start.
+    Truncate,
+}
+
+impl WalRecovery {
+    pub fn policy(self) -> vexfs_shard::wal::RecoveryPolicy {
+        match self {
+            WalRecovery::Strict => vexfs_shard::wal::RecoveryPolicy::Strict,
+            WalRecovery::Truncate => vexfs_shard::wal::RecoveryPolicy::TruncateCorrupt,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +162,7 @@ impl Default for StorageConfig {
             path: PathBuf::from("./storage"),
             segment_flush_points: vexfs_shard::shard::SEGMENT_FLUSH_POINTS,
             wal_preallocate_bytes: WAL_PREALLOCATE_BYTES,
+            wal_recovery: WalRecovery::Strict,
         }
     }
 }
@@ -326,6 +353,19 @@ mod tests {
         assert_eq!(c.server.port, 7000);
         assert_eq!(c.server.host, "127.0.0.1");
         assert_eq!(c.runtime.cores, 1);
+    }
+
+    #[test]
+    fn wal_recovery_is_strict_unless_truncate_is_asked_for() {
+        let strict = Config::from_toml("").expect("valid").storage.wal_recovery;
+        assert_eq!(strict.policy(), vexfs_shard::wal::RecoveryPolicy::Strict);
+        let c = Config::from_toml("[storage]\nwal_recovery = \"truncate\"\n").expect("valid");
+        assert_eq!(
+            c.storage.wal_recovery.policy(),
+            vexfs_shard::wal::RecoveryPolicy::TruncateCorrupt
+        );
+        let e = Config::from_toml("[storage]\nwal_recovery = \"lenient\"\n").expect_err("bad");
+        assert!(e.contains("lenient") || e.contains("variant"), "{e}");
     }
 
     #[test]

@@ -1,16 +1,20 @@
-//! Collection routes: create, get, list, exists, delete.
+//! Collection routes: create, get, list, exists, delete, update, optimizations.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use vexfs_shard::shard::{
+    name_uuid, OptimizationReport, OptimizationStatus, OPTIMIZATIONS_COMPLETED_MAX,
+};
 use vexfs_shard::{Distance, ShardSchema, VectorSpec};
 
 use super::error::Error;
 use super::json::parse_body;
 use super::write_result;
 use crate::limits;
+use crate::router::query_param;
 use crate::runtime::catalog::{self, CollectionConfig};
 use crate::runtime::core::Core;
 use crate::runtime::error::RuntimeError;
@@ -173,6 +177,9 @@ pub async fn create(
         }
         Some(_) => return Err(Error::format("vectors: expected an object")),
     };
+    if let Some(o) = &req.optimizers_config {
+        validate_optimizers(o)?;
+    }
     let extra = json!({
         "vectors": vectors_shown,
         "replication_factor": req.replication_factor.unwrap_or(1),
@@ -202,6 +209,7 @@ pub async fn create(
 pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
     let coll = core.catalog.borrow().get(name)?;
     let points = ops::count(core, name, None).await?;
+    let optimizers = catalog::optimizers(core, name).await?;
     let x = &coll.config.extra;
     let mut config = json!({
         "params": {
@@ -219,12 +227,21 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
     if !x["metadata"].is_null() {
         config["metadata"] = x["metadata"].clone();
     }
+    // Red when an optimizer stopped on an error (it stays stopped until restart), yellow
+    // while one runs.
+    let error = optimizers.iter().find_map(|o| o.report.error.clone());
+    let running = optimizers.iter().any(|o| o.report.running.is_some());
+    let (status, optimizer_status) = match error {
+        Some(e) => ("red", json!({ "error": e })),
+        None if running => ("yellow", json!("ok")),
+        None => ("green", json!("ok")),
+    };
     let info = json!({
-        "status": "green",
-        "optimizer_status": "ok",
+        "status": status,
+        "optimizer_status": optimizer_status,
         "indexed_vectors_count": 0,
         "points_count": points,
-        "segments_count": coll.config.shard_number,
+        "segments_count": optimizers.iter().map(|o| o.parts).sum::<usize>(),
         "config": config,
         "payload_schema": super::index::payload_schema(core, name, &coll.config.payload_indexes).await?,
     });
@@ -309,6 +326,9 @@ pub async fn update(
     if req.sparse_vectors.as_ref().is_some_and(|s| !s.is_empty()) {
         return Err(Error::unsupported("sparse_vectors"));
     }
+    if let Some(o) = &req.optimizers_config {
+        validate_optimizers(o)?;
+    }
     if let Some(p) = &req.params {
         refuse_if_set(&p.payload, "payload storage configuration")?;
         for (field, v) in [
@@ -390,15 +410,143 @@ pub async fn update(
     write_result(out, &true)
 }
 
-/// `GET /collections/{name}/optimizations`: segments are written by a background flush, not
-/// by an optimizer queue, so nothing is ever queued or running from the API's point of view.
-pub fn optimizations(core: &Core, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
-    core.catalog.borrow().get(name)?;
-    write_result(
-        out,
-        &json!({
-            "summary": {"queued_optimizations": 0, "queued_segments": 0, "queued_points": 0, "idle_segments": 0},
-            "running": [],
-        }),
-    )
+/// Checks the `optimizers_config` fields the engine acts on against the ranges of Qdrant's
+/// schema (the others are stored and reported as given).
+fn validate_optimizers(o: &Map<String, Value>) -> Result<(), Error> {
+    let invalid = |field: &str, v: &Value, rule: &str| {
+        Err(Error::Validation(format!(
+            "optimizers_config.{field}: value {v} invalid, {rule}"
+        )))
+    };
+    for (field, v) in o {
+        let (ok, rule) = match field.as_str() {
+            "deleted_threshold" => (
+                v.as_f64().is_some_and(|t| (0.0..=1.0).contains(&t)),
+                "must be a number from 0.0 to 1.0",
+            ),
+            "vacuum_min_vector_number" => (
+                v.as_u64()
+                    .is_some_and(|n| n >= OPTIMIZER_VACUUM_MIN_VECTORS_FLOOR),
+                "must be 100 or larger",
+            ),
+            "default_segment_number" => (v.as_u64().is_some(), "must be a non-negative integer"),
+            "max_segment_size" => (
+                v.is_null() || v.as_u64().is_some_and(|n| n >= 1),
+                "must be 1 or larger",
+            ),
+            _ => (true, ""),
+        };
+        if !ok {
+            return invalid(field, v, rule);
+        }
+    }
+    Ok(())
+}
+
+/// Qdrant's smallest accepted `vacuum_min_vector_number`.
+const OPTIMIZER_VACUUM_MIN_VECTORS_FLOOR: u64 = 100;
+
+/// `GET /collections/{name}/optimizations`: the running optimization of each shard, and with
+/// `?with=queued,completed,idle_segments` the one due next, the recent finished ones (newest
+/// first, at most `completed_limit`) and the segments no optimization wants.
+pub async fn optimizations(
+    core: &Rc<Core>,
+    name: &str,
+    query: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    // Clients may percent-encode the commas.
+    let with_list = query_param(query, "with")
+        .unwrap_or_default()
+        .replace("%2C", ",")
+        .replace("%2c", ",");
+    let with: Vec<&str> = with_list.split(',').filter(|w| !w.is_empty()).collect();
+    for w in &with {
+        if !matches!(*w, "queued" | "completed" | "idle_segments") {
+            return Err(Error::BadRequest(format!(
+                "Query deserialize error: with: unknown variant `{w}`, expected one of `queued`, `completed`, `idle_segments`"
+            )));
+        }
+    }
+    let completed_limit = match query_param(query, "completed_limit") {
+        None => OPTIMIZATIONS_COMPLETED_MAX,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            Error::BadRequest(format!(
+                "Query deserialize error: completed_limit: invalid digit found in {v:?}"
+            ))
+        })?,
+    };
+    let coll = core.catalog.borrow().get(name)?;
+    let shards = catalog::optimizers(core, &coll.name).await?;
+    let seg = |shard: usize, (file, points): &(String, usize)| json!({"uuid": name_uuid(&format!("{}/shard-{shard}/{file}", coll.name)), "points_count": points});
+    let optimization = |shard: usize, r: &OptimizationReport| {
+        let status = match &r.status {
+            OptimizationStatus::Running => json!("optimizing"),
+            OptimizationStatus::Done => json!("done"),
+            OptimizationStatus::Cancelled => json!({"cancelled": "the shard was closed"}),
+            OptimizationStatus::Failed(e) => json!({"error": e}),
+        };
+        json!({
+            "uuid": name_uuid(&format!("{}/shard-{shard}/optimization-{}", coll.name, r.seq)),
+            "optimizer": r.kind.name(),
+            "status": status,
+            "segments": r.sources.iter().map(|s| seg(shard, s)).collect::<Vec<_>>(),
+            "progress": {"name": r.kind.name(), "done": r.points_done, "total": r.points_total},
+        })
+    };
+    let mut running = Vec::new();
+    let mut queued = Vec::new();
+    let mut completed = Vec::new();
+    let mut idle = Vec::new();
+    let (mut queued_segments, mut queued_points) = (0, 0);
+    for o in &shards {
+        let busy: Vec<&str> = o
+            .report
+            .running
+            .iter()
+            .flat_map(|r| r.sources.iter())
+            .chain(o.pending.iter().flat_map(|(_, s)| s.iter()))
+            .map(|(f, _)| f.as_str())
+            .collect();
+        if let Some(r) = &o.report.running {
+            running.push(optimization(o.shard, r));
+        }
+        if let Some((kind, sources)) = &o.pending {
+            queued_segments += sources.len();
+            queued_points += sources.iter().map(|(_, p)| p).sum::<usize>();
+            queued.push(json!({
+                "optimizer": kind.name(),
+                "segments": sources.iter().map(|s| seg(o.shard, s)).collect::<Vec<_>>(),
+            }));
+        }
+        completed.extend(o.report.completed.iter().map(|r| optimization(o.shard, r)));
+        idle.extend(
+            o.segments
+                .iter()
+                .filter(|(f, _)| !busy.contains(&f.as_str()))
+                .map(|s| seg(o.shard, s)),
+        );
+    }
+    // Newest first: each shard's list is oldest first.
+    completed.reverse();
+    completed.truncate(completed_limit);
+    let mut result = json!({
+        "summary": {
+            "queued_optimizations": queued.len(),
+            "queued_segments": queued_segments,
+            "queued_points": queued_points,
+            "idle_segments": idle.len(),
+        },
+        "running": running,
+    });
+    if with.contains(&"queued") {
+        result["queued"] = json!(queued);
+    }
+    if with.contains(&"completed") {
+        result["completed"] = json!(completed);
+    }
+    if with.contains(&"idle_segments") {
+        result["idle_segments"] = json!(idle);
+    }
+    write_result(out, &result)
 }

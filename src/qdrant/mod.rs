@@ -97,7 +97,7 @@ impl App {
             Route::GetCollection(c) => collections::get(core, &c, out).await,
             Route::DeleteCollection(c) => collections::delete(core, &c, out).await,
             Route::UpdateCollection(c) => collections::update(core, &c, body, out).await,
-            Route::Optimizations(c) => collections::optimizations(core, &c, out),
+            Route::Optimizations(c) => collections::optimizations(core, &c, query, out).await,
             Route::CollectionExists(c) => collections::exists(core, &c, out),
             Route::Upsert(c) => points::upsert(core, &c, query, body, out).await,
             Route::GetPoint(c, id) => points::get(core, &c, &id, out).await,

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use vexfs_io::dma::DmaStorage;
 use vexfs_io::Storage;
-use vexfs_shard::{run_flusher, Shard, ShardSchema};
+use vexfs_shard::shard::{OptimizationKind, OptimizerReport};
+use vexfs_shard::{run_flusher, OptimizerOptions, Shard, ShardSchema};
 
 use super::core::Core;
 use super::error::RuntimeError;
@@ -111,8 +112,10 @@ async fn install(
         )
         .await
         .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", dir.display())))?;
+        shard.set_optimizer_options(optimizer_options(&config.extra));
         let shard = Rc::new(shard);
-        // Writes the mutable part out as segments in the background; ends with the shard.
+        // Writes the mutable part out as segments and optimizes them in the background; ends
+        // with the shard.
         glommio::spawn_local(run_flusher(Rc::downgrade(&shard))).detach();
         shards.push(Some(shard));
     }
@@ -364,6 +367,10 @@ where
                 async move {
                     let mut cat = c.catalog.borrow_mut();
                     if let Some(old) = cat.collections.get(&name) {
+                        let options = optimizer_options(&config.extra);
+                        for (_, shard) in old.local_shards() {
+                            shard.set_optimizer_options(options);
+                        }
                         let updated = Collection {
                             name: name.clone(),
                             config,
@@ -377,6 +384,68 @@ where
         Ok(())
     })
     .await?
+}
+
+/// The shard optimizer options in a collection's stored `optimizer_config` (Qdrant's
+/// `optimizers_config`). The routes validate what they store; a field missing or out of range
+/// (a config written by an older version) keeps its default.
+pub fn optimizer_options(extra: &serde_json::Value) -> OptimizerOptions {
+    let o = &extra["optimizer_config"];
+    let d = OptimizerOptions::default();
+    let count = |key: &str| {
+        o[key]
+            .as_u64()
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+    };
+    OptimizerOptions {
+        enabled: o["max_optimization_threads"].as_u64() != Some(0),
+        deleted_threshold: o["deleted_threshold"]
+            .as_f64()
+            .filter(|t| (0.0..=1.0).contains(t))
+            .unwrap_or(d.deleted_threshold),
+        vacuum_min_points: count("vacuum_min_vector_number").unwrap_or(d.vacuum_min_points),
+        default_segment_number: count("default_segment_number").unwrap_or(0),
+        max_segment_kb: o["max_segment_size"].as_u64().filter(|&kb| kb > 0),
+    }
+}
+
+/// One shard's optimizer, as `GET /collections/{c}` and its `/optimizations` report it.
+pub struct ShardOptimizer {
+    pub shard: usize,
+    /// Segments as Qdrant counts them ([`Shard::parts_count`]).
+    pub parts: usize,
+    /// `(segment file, live points)` of every segment.
+    pub segments: Vec<(String, usize)>,
+    /// The optimization due next and its sources, when none runs.
+    pub pending: Option<(OptimizationKind, Vec<(String, usize)>)>,
+    pub report: OptimizerReport,
+}
+
+/// The optimizers of every shard of `name`, gathered from their owning cores, by shard id.
+pub async fn optimizers(core: &Rc<Core>, name: &str) -> Result<Vec<ShardOptimizer>, RuntimeError> {
+    let name = name.to_owned();
+    let per_core = core
+        .broadcast(move |c| {
+            let name = name.clone();
+            async move {
+                let coll = c.catalog.borrow().get(&name)?;
+                let states = coll.local_shards().map(|(shard, s)| ShardOptimizer {
+                    shard,
+                    parts: s.parts_count(),
+                    segments: s.segment_summary(),
+                    pending: s.pending_optimization(),
+                    report: s.optimizer_report(),
+                });
+                Ok::<_, RuntimeError>(states.collect::<Vec<_>>())
+            }
+        })
+        .await?;
+    let mut all = Vec::new();
+    for states in per_core {
+        all.extend(states?);
+    }
+    all.sort_by_key(|s| s.shard);
+    Ok(all)
 }
 
 /// Names of all collections, sorted.

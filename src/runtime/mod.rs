@@ -80,6 +80,7 @@ pub fn run(config: Config) -> Result<(), String> {
         shard_options: vexfs_shard::ShardOptions {
             flush_points: config.storage.segment_flush_points,
             wal_preallocate_bytes: config.storage.wal_preallocate_bytes,
+            policy: config.storage.wal_recovery.policy(),
             ..Default::default()
         },
         admin_port_separate: admin_addr.is_some(),

@@ -48,6 +48,12 @@ pub fn sidecar_file_name(segment: &str, lsn: Lsn) -> String {
     format!("{segment}.del-{lsn:020}")
 }
 
+/// Name of the vector index of `segment`, built next to it by the indexer; it lives and dies
+/// with the segment.
+pub fn index_file_name(segment: &str) -> String {
+    format!("{segment}.hnsw")
+}
+
 /// Whether `name` is a file this module creates (segments, sidecars, their temp files).
 pub fn is_segment_file(name: &str) -> bool {
     name.starts_with("seg-")

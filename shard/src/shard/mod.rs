@@ -5,16 +5,21 @@
 //! Files in the shard directory:
 //! - `wal-<first lsn>.log`: the log, split into files at each flush ([`crate::wal::files`]);
 //! - `seg-<lsn>.seg`: a segment holding the writes up to `lsn`;
+//! - `seg-<lsn>-m<n>.seg`: a segment an optimization wrote while `lsn` was the flushed LSN
+//!   ([`optimize::merged_segment_name`]);
+//! - `<segment>.hnsw`: a segment's vector index, removed with it;
 //! - `seg-<lsn>.seg.del-<lsn2>`: that segment's deletions as of the flush at `lsn2`;
 //! - `manifest.json`: which of those make up the shard, and where replay starts
 //!   ([`manifest`] explains why a manifest).
 //!
 //! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
-//! as a new segment in the background ([`flush`] has the steps and the crash argument).
+//! as a new segment in the background ([`flush`] has the steps and the crash argument). The
+//! same task then merges small segments and vacuums deleted points ([`optimize`]).
 
 mod conditional;
 mod flush;
 mod manifest;
+mod optimize;
 mod options;
 mod parts;
 mod read;
@@ -26,6 +31,8 @@ mod tests;
 mod tests_conditional;
 #[cfg(test)]
 mod tests_model;
+#[cfg(test)]
+mod tests_optimize;
 #[cfg(test)]
 mod tests_snapshot;
 
@@ -43,8 +50,14 @@ use crate::wal::{Lsn, Wal, WalStats};
 
 pub use conditional::{UpdateCondition, UpdateMode};
 pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};
+pub use optimize::{
+    merged_segment_name, name_uuid, OptimizationKind, OptimizationReport, OptimizationStatus,
+    OptimizerReport, Plan, OPTIMIZATIONS_COMPLETED_MAX,
+};
 pub use options::{
-    ShardOptions, SEGMENT_FLUSH_CHUNK_POINTS, SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
+    OptimizerOptions, ShardOptions, OPTIMIZER_AUTO_SEGMENT_NUMBER, OPTIMIZER_DELETED_THRESHOLD,
+    OPTIMIZER_MAX_SEGMENT_KB, OPTIMIZER_VACUUM_MIN_POINTS, SEGMENT_FLUSH_CHUNK_POINTS,
+    SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
 };
 use parts::Parts;
 pub use snapshot::{ShardSnapshot, SnapshotCopy, SnapshotFile};
@@ -60,7 +73,7 @@ pub struct Shard<S: Storage> {
     manifest: RefCell<Manifest>,
     /// Reused encoding buffer for log records.
     scratch: RefCell<Vec<u8>>,
-    /// A flush is running (one at a time).
+    /// A flush or an optimization is running: one structural change at a time.
     flushing: Cell<bool>,
     /// Notified when the mutable part passes a threshold, and when the shard is dropped.
     flush_wanted: Event,
@@ -72,6 +85,10 @@ pub struct Shard<S: Storage> {
     /// Snapshots copying the files right now; flushes wait while it is not zero, because a
     /// flush removes log files and replaced sidecars a snapshot may still be reading.
     snapshot_pins: Cell<usize>,
+    /// What the optimizer does (the collection's `optimizers_config`).
+    optimizer: Cell<OptimizerOptions>,
+    /// What the optimizer is doing and did.
+    optimizer_state: RefCell<optimize::OptimizerState>,
 }
 
 impl<S: Storage> Shard<S> {
@@ -139,6 +156,13 @@ impl<S: Storage> Shard<S> {
         self.parts.borrow().segments.len()
     }
 
+    /// Segments as Qdrant counts them: the immutable segments plus one appendable segment
+    /// (the mutable store; while a flush runs, the store being flushed belongs to it too, so
+    /// the count changes only when a segment is installed or retired).
+    pub fn parts_count(&self) -> usize {
+        self.parts.borrow().segments.len() + 1
+    }
+
     /// Points in the mutable part (for tests and stats).
     pub fn mutable_len(&self) -> usize {
         self.parts.borrow().mutable.len()
@@ -165,9 +189,11 @@ impl<S: Storage> Drop for Shard<S> {
     }
 }
 
-/// Flushes the shard whenever [`Shard::needs_flush`], until the shard is dropped or a flush
-/// fails (which fails its log: the shard then refuses writes until reopened). Spawn one per
-/// shard on its owning core; it holds the shard only while a flush runs.
+/// Flushes the shard whenever [`Shard::needs_flush`], and otherwise runs the optimizations
+/// due ([`Shard::next_optimization`]), until the shard is dropped or a flush fails (which
+/// fails its log: the shard then refuses writes until reopened). One task for both because
+/// they exclude each other anyway; a flush goes first. Spawn one per shard on its owning
+/// core; it holds the shard only while a flush or an optimization runs.
 pub async fn run_flusher<S: Storage>(shard: Weak<Shard<S>>) {
     loop {
         let listener = {
@@ -182,6 +208,13 @@ pub async fn run_flusher<S: Storage>(shard: Weak<Shard<S>>) {
                     tracing::error!(dir = %s.dir.display(), "segment flush failed: {e}");
                     return;
                 }
+                continue;
+            }
+            if s.next_optimization().is_some() {
+                drop(l);
+                // An error is recorded in the shard's optimizer report and stops the
+                // optimizer (next_optimization is then None); flushes go on.
+                let _ = s.optimize().await;
                 continue;
             }
             l

@@ -38,3 +38,70 @@ impl Default for ShardOptions {
         }
     }
 }
+
+/// Qdrant's default `optimizers_config.deleted_threshold`: the fraction of a segment's points
+/// that must be deleted before it is rewritten without them.
+pub const OPTIMIZER_DELETED_THRESHOLD: f64 = 0.2;
+
+/// Qdrant's default `optimizers_config.vacuum_min_vector_number`: deleted points a segment
+/// must hold before a vacuum is worth its rewrite.
+pub const OPTIMIZER_VACUUM_MIN_POINTS: usize = 1000;
+
+/// Segments a shard is merged down to when `default_segment_number` is 0 ("automatic").
+/// Qdrant picks the CPU count so that one search spreads over threads; a shard here is
+/// searched by its one owning core, so more segments only cost per-segment overhead. Four
+/// keeps that small while each flush merges into a small segment rather than rewriting the
+/// largest one (write amplification).
+pub const OPTIMIZER_AUTO_SEGMENT_NUMBER: usize = 4;
+
+/// Largest merged segment, in KB of vectors (Qdrant's unit: 1 KB = one 256-dim f32 vector),
+/// when `max_segment_size` is unset: 256 MiB, about 500k 128-dim vectors. A segment is read
+/// whole into memory and a merge holds its sources and its result at once, so this bounds
+/// the memory a merge adds.
+pub const OPTIMIZER_MAX_SEGMENT_KB: u64 = 256 * 1024;
+
+/// What the background optimizer of a shard does (Qdrant's `optimizers_config`); may change
+/// while the shard runs ([`super::Shard::set_optimizer_options`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptimizerOptions {
+    /// False when `max_optimization_threads` is 0: no merge or vacuum runs.
+    pub enabled: bool,
+    /// A segment whose persisted deleted fraction exceeds this is vacuumed…
+    pub deleted_threshold: f64,
+    /// …when it also holds at least this many deleted points.
+    pub vacuum_min_points: usize,
+    /// Segments are merged while there are more than this; 0 = [`OPTIMIZER_AUTO_SEGMENT_NUMBER`].
+    pub default_segment_number: usize,
+    /// No merge produces a segment with more KB of vectors than this;
+    /// `None` = [`OPTIMIZER_MAX_SEGMENT_KB`].
+    pub max_segment_kb: Option<u64>,
+}
+
+impl Default for OptimizerOptions {
+    fn default() -> Self {
+        OptimizerOptions {
+            enabled: true,
+            deleted_threshold: OPTIMIZER_DELETED_THRESHOLD,
+            vacuum_min_points: OPTIMIZER_VACUUM_MIN_POINTS,
+            default_segment_number: 0,
+            max_segment_kb: None,
+        }
+    }
+}
+
+impl OptimizerOptions {
+    /// Segments the merge policy aims for.
+    pub fn target_segments(&self) -> usize {
+        match self.default_segment_number {
+            0 => OPTIMIZER_AUTO_SEGMENT_NUMBER,
+            n => n,
+        }
+    }
+
+    /// Largest merged segment, in bytes of vectors.
+    pub fn max_segment_bytes(&self) -> u64 {
+        self.max_segment_kb
+            .unwrap_or(OPTIMIZER_MAX_SEGMENT_KB)
+            .saturating_mul(1024)
+    }
+}

@@ -8,9 +8,9 @@ use std::path::Path;
 use event_listener::Event;
 use vexfs_io::Storage;
 
-use super::manifest::{is_segment_file, Manifest};
+use super::manifest::{index_file_name, is_segment_file, Manifest};
 use super::parts::{Parts, SegmentEntry};
-use super::{Shard, ShardOptions};
+use super::{OptimizerOptions, Shard, ShardOptions};
 use crate::error::Result;
 use crate::op::WriteOp;
 use crate::schema::ShardSchema;
@@ -82,25 +82,29 @@ impl<S: Storage + Clone> Shard<S> {
             closed: Cell::new(false),
             flush_ended: Event::new(),
             snapshot_pins: Cell::new(0),
+            optimizer: Cell::new(OptimizerOptions::default()),
+            optimizer_state: RefCell::new(Default::default()),
         })
     }
 }
 
-/// Removes segment files and sidecars the manifest does not name: the output of a flush that
-/// did not reach its commit, or the sidecars a later flush replaced.
+/// Removes segment files, sidecars and segment indexes the manifest does not name: the output
+/// of a flush or optimization that did not reach its commit, the sidecars a later flush
+/// replaced, the segments an optimization replaced, and their `.hnsw` files.
 pub(super) async fn remove_unreferenced<S: Storage>(
     storage: &S,
     dir: &Path,
     manifest: &Manifest,
 ) -> Result<()> {
-    let referenced: BTreeSet<&str> = manifest
+    let referenced: BTreeSet<String> = manifest
         .segments
         .iter()
-        .flat_map(|m| std::iter::once(m.file.as_str()).chain(m.deleted.as_deref()))
+        .flat_map(|m| std::iter::once(m.file.clone()).chain(m.deleted.clone()))
+        .chain(manifest.segments.iter().map(|m| index_file_name(&m.file)))
         .collect();
     let mut removed = false;
     for name in storage.list_dir(dir).await? {
-        if is_segment_file(&name) && !referenced.contains(name.as_str()) {
+        if is_segment_file(&name) && !referenced.contains(&name) {
             storage.remove_file(&dir.join(&name)).await?;
             removed = true;
         }

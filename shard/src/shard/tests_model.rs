@@ -1,5 +1,6 @@
-//! Model-based randomized test: random writes, flushes (whole, or cut short by dropping the
-//! future), crashes with torn writes and injected power loss, reopen. After every reopen the
+//! Model-based randomized test: random writes, flushes and optimizations (merges and vacuums
+//! under tiny thresholds; whole, or cut short by dropping the future), crashes with torn
+//! writes and injected power loss, reopen. After every reopen the
 //! shard must equal the model after exactly the recovered prefix of the logged writes, which
 //! includes every acknowledged one; while running it must equal the model of every write.
 
@@ -351,14 +352,79 @@ fn write(shard: &Shard<MemStorage>, model: &mut Model, hist: &mut History, rng: 
     }
 }
 
-fn run(seed: u64) {
-    block_on(async {
-        let fs = MemStorage::new(seed);
-        fs.set_faults(FaultConfig {
+/// Optimizer thresholds small enough that the few segments and deletions of a run trigger
+/// merges and vacuums often; sometimes a size cap that blocks merges.
+fn tiny_optimizer(rng: &mut Rng) -> OptimizerOptions {
+    OptimizerOptions {
+        enabled: true,
+        deleted_threshold: [0.0, 0.1, 0.3][rng.below(3) as usize],
+        vacuum_min_points: 1 + rng.below(3) as usize,
+        default_segment_number: rng.below(4) as usize,
+        max_segment_kb: rng.chance(0.2).then_some(0),
+    }
+}
+
+/// Every segment file in the shard directory is named by the manifest (or is the index of one
+/// it names): nothing a cut-short flush or optimization wrote survives recovery.
+async fn check_no_orphans(fs: &MemStorage, shard: &Shard<MemStorage>, ctx: &str) {
+    let manifest = shard.manifest.borrow().clone();
+    for name in fs
+        .list_dir(std::path::Path::new(super::tests::DIR))
+        .await
+        .unwrap()
+    {
+        if !manifest::is_segment_file(&name) {
+            continue;
+        }
+        let named = manifest.segments.iter().any(|m| {
+            m.file == name
+                || m.deleted.as_deref() == Some(name.as_str())
+                || manifest::index_file_name(&m.file) == name
+        });
+        assert!(named, "{ctx}: orphan file {name}");
+    }
+}
+
+fn run(seed: u64) -> OptimizeCounts {
+    run_with(
+        seed,
+        FaultConfig {
             torn_write: 0.003,
             sync_eio: 0.002,
             ..FaultConfig::default()
-        });
+        },
+    )
+}
+
+/// Optimizations a run saw finish, by outcome.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct OptimizeCounts {
+    pub merges: usize,
+    pub vacuums: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
+
+impl OptimizeCounts {
+    fn add(&mut self, report: &OptimizerReport) {
+        for r in &report.completed {
+            match (&r.status, r.kind) {
+                (OptimizationStatus::Done, OptimizationKind::Merge) => self.merges += 1,
+                (OptimizationStatus::Done, OptimizationKind::Vacuum) => self.vacuums += 1,
+                (OptimizationStatus::Failed(_), _) => self.failed += 1,
+                (OptimizationStatus::Cancelled, _) => self.cancelled += 1,
+                (OptimizationStatus::Running, _) => unreachable!("finished"),
+            }
+        }
+    }
+}
+
+/// One seed of the model test with the given faults injected.
+pub(super) fn run_with(seed: u64, faults: FaultConfig) -> OptimizeCounts {
+    let mut counts = OptimizeCounts::default();
+    block_on(async {
+        let fs = MemStorage::new(seed);
+        fs.set_faults(faults);
         let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9) ^ 0xabc);
         let mut hist = History::new(0, Model::new());
         for round in 0..ROUNDS {
@@ -380,6 +446,7 @@ fn run(seed: u64) {
                     }
                 }
             };
+            shard.set_optimizer_options(tiny_optimizer(&mut rng));
             let recovered = shard.last_lsn();
             let ctx = format!(
                 "seed {seed} round {round} (acked {}, logged {}, recovered {recovered})",
@@ -391,13 +458,14 @@ fn run(seed: u64) {
             );
             let mut model = hist.after[&recovered].clone();
             check(&shard, &model, &mut rng, &ctx);
+            check_no_orphans(&fs, &shard, &ctx).await;
             hist = History::new(recovered, model.clone());
 
             for step in 0..10 + rng.below(50) {
                 let ctx = format!("seed {seed} round {round} step {step}");
                 let ok = match rng.below(100) {
-                    0..=54 => write(&shard, &mut model, &mut hist, &mut rng),
-                    55..=69 => {
+                    0..=49 => write(&shard, &mut model, &mut hist, &mut rng),
+                    50..=63 => {
                         let lsn = shard.last_lsn();
                         let r = shard.sync_to(lsn).await;
                         if r.is_ok() {
@@ -405,11 +473,22 @@ fn run(seed: u64) {
                         }
                         r.is_ok()
                     }
-                    70..=77 => shard.flush().await.is_ok(),
-                    78..=85 => {
-                        // A flush interleaved with writes and reads, maybe cut short.
+                    64..=70 => shard.flush().await.is_ok(),
+                    71..=75 => {
+                        // An optimizer error leaves reads and writes working.
+                        let _ = shard.optimize().await;
+                        true
+                    }
+                    76..=85 => {
+                        // A flush or optimization interleaved with writes and reads, maybe cut
+                        // short.
                         let polls = rng.below(40);
-                        let mut flush = Box::pin(shard.flush());
+                        let mut flush: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+                            if rng.chance(0.5) {
+                                Box::pin(shard.flush())
+                            } else {
+                                Box::pin(shard.optimize())
+                            };
                         let mut done = None;
                         for _ in 0..polls {
                             if let Some(r) = poll_once(&mut flush).await {
@@ -442,15 +521,23 @@ fn run(seed: u64) {
                 &mut rng,
                 &format!("seed {seed} round {round} end"),
             );
+            counts.add(&shard.optimizer_report());
             drop(shard);
             fs.crash();
         }
     });
+    counts
 }
 
 #[test]
 fn random_writes_flushes_and_crashes_match_the_model() {
+    let mut total = OptimizeCounts::default();
     for seed in 0..SEEDS {
-        run(seed);
+        let c = run(seed);
+        total.merges += c.merges;
+        total.vacuums += c.vacuums;
+        total.failed += c.failed;
+        total.cancelled += c.cancelled;
     }
+    eprintln!("{total:?}");
 }
