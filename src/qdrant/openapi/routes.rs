@@ -63,6 +63,16 @@ const SNAPSHOT_WAIT: Param = Param {
     kind: "boolean",
     about: "true (default): answer when done; false: 202 at once, the job runs on",
 };
+const OPT_WITH: Param = Param {
+    name: "with",
+    kind: "string",
+    about: "comma-separated extras: queued, completed, idle_segments",
+};
+const OPT_COMPLETED: Param = Param {
+    name: "completed_limit",
+    kind: "integer",
+    about: "how many finished optimizations to list",
+};
 const WRITE: &[Param] = &[WAIT, ORDERING, TIMEOUT];
 const READ: &[Param] = &[CONSISTENCY, TIMEOUT];
 const NONE: &[Param] = &[];
@@ -109,7 +119,7 @@ pub const OPERATIONS: &[Operation] = &[
     op!("PATCH" "/collections/{collection_name}" "update_collection" "Collections" "Change a collection's parameters", Some(results::object), Some(results::boolean), &[TIMEOUT]),
     op!("DELETE" "/collections/{collection_name}" "delete_collection" "Collections" "Delete a collection and its files", None, Some(results::boolean), &[TIMEOUT]),
     op!("GET" "/collections/{collection_name}/exists" "collection_exists" "Collections" "Whether a collection exists", None, Some(results::exists), NONE),
-    op!("GET" "/collections/{collection_name}/optimizations" "get_optimizations" "Collections" "Background optimizations of a collection", None, Some(results::object), NONE),
+    op!("GET" "/collections/{collection_name}/optimizations" "get_optimizations" "Collections" "Background optimizations of a collection", None, Some(results::object), &[OPT_WITH, OPT_COMPLETED]),
     // Indexes
     op!("PUT" "/collections/{collection_name}/index" "create_field_index" "Indexes" "Declare a payload index", Some(of::<index::CreateFieldIndex>), Some(results::update), WRITE),
     op!("DELETE" "/collections/{collection_name}/index/{field_name}" "delete_field_index" "Indexes" "Drop a payload index", None, Some(results::update), WRITE),
