@@ -6,6 +6,7 @@
 pub mod distance;
 pub mod error;
 pub mod filter;
+pub mod hnsw;
 pub mod op;
 pub mod point_id;
 pub mod schema;

@@ -420,6 +420,9 @@ pub async fn search(
             top,
             threshold,
             filter: r.filter.as_ref(),
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {
@@ -486,6 +489,9 @@ pub async fn search_objective(
             top,
             threshold: r.score_threshold,
             filter: r.filter.as_ref(),
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {
