@@ -23,5 +23,5 @@ pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
 pub use schema::{Distance, ShardSchema, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
-pub use shard::{run_flusher, Shard, ShardOptions};
+pub use shard::{run_flusher, run_indexer, IndexStats, Shard, ShardOptions};
 pub use store::{PointStore, SearchParams};

@@ -23,6 +23,8 @@ mod segment_search;
 mod settings;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shard;
 mod traverse;
 
 use std::path::Path;

@@ -280,3 +280,60 @@ fn settings_follow_qdrant_thresholds() {
     assert!(no_m.wants_graph("img", 1_000_000, 32).is_none());
     assert!(no_m.wants_graph("", 1_000_000, 32).is_some());
 }
+
+#[test]
+fn plan_follows_exact_filter_cardinality_and_indexed_only() {
+    let seg = segment(Distance::Cosine, 2_000);
+    let index = HnswIndex::from_bytes("t", build(&seg, CONFIG)).unwrap();
+    let q = vec![0.0; DIM];
+    let params = |filter, exact, indexed_only, hnsw_ef| crate::store::SearchParams {
+        vector_name: "",
+        query: &q,
+        top: 10,
+        threshold: None,
+        filter,
+        hnsw_ef,
+        exact,
+        indexed_only,
+    };
+    // 1 KiB = 8 vectors of 32 floats.
+    let settings = ColumnIndexSettings {
+        full_scan_threshold_kb: 1,
+        ..ColumnIndexSettings::default()
+    };
+    let p = |par: &crate::store::SearchParams<'_>, idx: Option<&HnswIndex>| {
+        plan(&seg, idx, par, &settings)
+    };
+    assert_eq!(
+        p(&params(None, false, false, None), Some(&index)),
+        SegmentPlan::Graph { ef: 100 }
+    );
+    assert_eq!(
+        p(&params(None, false, false, Some(5)), Some(&index)),
+        SegmentPlan::Graph { ef: 10 }
+    );
+    assert_eq!(
+        p(&params(None, true, false, None), Some(&index)),
+        SegmentPlan::Exact
+    );
+    assert_eq!(
+        p(&params(None, false, false, None), None),
+        SegmentPlan::Exact
+    );
+    assert_eq!(p(&params(None, false, true, None), None), SegmentPlan::Skip);
+    // A rare filter (a few ids) scans; a broad one (every id below 1000) walks the graph.
+    let rare: crate::filter::Filter =
+        serde_json::from_value(serde_json::json!({"must": [{"has_id": [1, 2, 3]}]})).unwrap();
+    assert_eq!(
+        p(&params(Some(&rare), false, false, None), Some(&index)),
+        SegmentPlan::Exact
+    );
+    let broad: crate::filter::Filter =
+        serde_json::from_value(serde_json::json!({"must_not": [{"has_id": [1, 2, 3]}]})).unwrap();
+    let estimate = estimate_matching(&seg, 0, Some(&broad));
+    assert!((1_900..=2_000).contains(&estimate), "{estimate}");
+    assert_eq!(
+        p(&params(Some(&broad), false, false, None), Some(&index)),
+        SegmentPlan::Graph { ef: 100 }
+    );
+}

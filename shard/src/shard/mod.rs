@@ -9,10 +9,14 @@
 //! - `manifest.json`: which of those make up the shard, and where replay starts
 //!   ([`manifest`] explains why a manifest).
 //!
+//! - `seg-<lsn>.seg.hnsw`: that segment's HNSW graphs (derived data, not in the manifest).
+//!
 //! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
-//! as a new segment in the background ([`flush`] has the steps and the crash argument).
+//! as a new segment in the background ([`flush`] has the steps and the crash argument);
+//! [`run_indexer`] then builds the segment's graphs ([`index`]).
 
 mod flush;
+mod index;
 mod manifest;
 mod options;
 mod parts;
@@ -27,6 +31,7 @@ mod tests_model;
 mod tests_snapshot;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Weak;
 
@@ -34,10 +39,13 @@ use event_listener::Event;
 use vexfs_io::Storage;
 
 use crate::error::{Error, Result};
+use crate::hnsw::IndexSettings;
 use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
 
+use index::IndexCounters;
+pub use index::{run_indexer, IndexStats, HNSW_BUILD_CHUNK_POINTS};
 pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};
 pub use options::{
     ShardOptions, SEGMENT_FLUSH_CHUNK_POINTS, SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
@@ -68,6 +76,13 @@ pub struct Shard<S: Storage> {
     /// Snapshots copying the files right now; flushes wait while it is not zero, because a
     /// flush removes log files and replaced sidecars a snapshot may still be reading.
     snapshot_pins: Cell<usize>,
+    /// How segments are indexed and searched ([`Shard::set_index_settings`]).
+    index_settings: RefCell<IndexSettings>,
+    /// Notified when the index settings change and when the shard is closed or dropped.
+    index_wanted: Event,
+    index_counters: IndexCounters,
+    /// Segments whose index build failed; skipped until the shard is reopened.
+    index_failed: RefCell<BTreeSet<String>>,
 }
 
 impl<S: Storage> Shard<S> {
@@ -76,6 +91,7 @@ impl<S: Storage> Shard<S> {
     pub fn close(&self) {
         self.closed.set(true);
         self.flush_wanted.notify(usize::MAX);
+        self.index_wanted.notify(usize::MAX);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -156,8 +172,9 @@ impl<S: Storage> Shard<S> {
 
 impl<S: Storage> Drop for Shard<S> {
     fn drop(&mut self) {
-        // Lets a waiting `run_flusher` see the shard is gone and end.
+        // Lets a waiting `run_flusher` (and `run_indexer`) see the shard is gone and end.
         self.flush_wanted.notify(usize::MAX);
+        self.index_wanted.notify(usize::MAX);
     }
 }
 
