@@ -202,6 +202,7 @@ pub async fn create(
 pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
     let coll = core.catalog.borrow().get(name)?;
     let points = ops::count(core, name, None).await?;
+    let indexed = ops::indexed_vectors_count(core, name).await?;
     let x = &coll.config.extra;
     let mut config = json!({
         "params": {
@@ -222,7 +223,7 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
     let info = json!({
         "status": "green",
         "optimizer_status": "ok",
-        "indexed_vectors_count": 0,
+        "indexed_vectors_count": indexed,
         "points_count": points,
         "segments_count": coll.config.shard_number,
         "config": config,

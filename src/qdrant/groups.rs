@@ -20,12 +20,12 @@ use super::error::Error;
 use super::json::parse_body;
 use super::model::{seq, RecordOut, ScoredOut, WithPayload, WithVector};
 use super::query::resolve_query;
-use super::recommend::{self, run_query, Example, Examples, Query, Strategy};
+use super::recommend::{self, run_query_with, Example, Examples, Query, Strategy};
 use super::search::{check_params, named_vector, unnamed, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, refuse_shard_key, write_result};
 use crate::limits;
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, ReadShape};
+use crate::runtime::ops::{self, IndexParams, ReadShape};
 
 /// Candidates fetched first, per hit wanted (`limit × group_size`): groups are rarely filled
 /// from exactly as many candidates, since points share groups or lack the key.
@@ -101,6 +101,8 @@ struct Source {
     filter: Option<Filter>,
     payload: PayloadSelector,
     vectors: VectorSelector,
+    /// The request's search `params`.
+    index: IndexParams,
 }
 
 struct Group {
@@ -194,7 +196,7 @@ async fn grouped(
                 vectors: src.vectors.clone(),
             },
         };
-        let hits = run_query(core, name, src.query.clone(), plan).await?;
+        let hits = run_query_with(core, name, src.query.clone(), plan, src.index).await?;
         let exhausted = hits.len() < fetch;
         let (mut groups, complete) = aggregate(g, &hits);
         if complete || exhausted || fetch >= GROUPS_FETCH_MAX {
@@ -294,7 +296,7 @@ pub async fn search_groups(
 ) -> Result<(), Error> {
     let req: SearchGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let g = Grouping::new(&req.group_by, req.group_size, req.limit, req.with_lookup)?;
     let (vector_name, vector) = named_vector(req.vector)?;
     let src = Source {
@@ -305,6 +307,7 @@ pub async fn search_groups(
         filter: check_filter(req.filter)?,
         payload: WithPayload::selector(req.with_payload, false),
         vectors: WithVector::selector(req.with_vector),
+        index,
     };
     finish(core, name, src, g, out).await
 }
@@ -353,7 +356,7 @@ pub async fn recommend_groups(
 ) -> Result<(), Error> {
     let req: RecommendGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     if req.lookup_from.is_some() {
         return Err(Error::unsupported("lookup_from"));
     }
@@ -373,6 +376,7 @@ pub async fn recommend_groups(
         filter: check_filter(req.filter)?,
         payload: WithPayload::selector(req.with_payload, false),
         vectors: WithVector::selector(req.with_vector),
+        index,
     };
     finish(core, name, src, g, out).await
 }
@@ -406,7 +410,7 @@ pub async fn query_groups(
 ) -> Result<(), Error> {
     let req: QueryGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     // Older clients always send `"prefetch": []`, which means none.
     if req
         .prefetch
@@ -439,6 +443,7 @@ pub async fn query_groups(
         filter: check_filter(req.filter)?,
         payload: WithPayload::selector(req.with_payload, false),
         vectors: WithVector::selector(req.with_vector),
+        index,
     };
     finish(core, name, src, g, out).await
 }

@@ -19,7 +19,7 @@ use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, ObjectiveSearch, ReadShape};
+use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape};
 
 /// A recommendation example: a stored point or a raw vector.
 #[derive(Deserialize, Clone)]
@@ -165,12 +165,23 @@ pub async fn run_query(
     core: &Rc<Core>,
     name: &str,
     query: Query,
+    plan: Plan,
+) -> Result<Vec<ScoredRecord>, Error> {
+    run_query_with(core, name, query, plan, IndexParams::default()).await
+}
+
+/// [`run_query`] with the request's search `params`.
+pub async fn run_query_with(
+    core: &Rc<Core>,
+    name: &str,
+    query: Query,
     mut plan: Plan,
+    index: IndexParams,
 ) -> Result<Vec<ScoredRecord>, Error> {
     let objective = match query {
         Query::Vector(v) => {
             plan.vector = v;
-            return nearest(core, name, plan).await;
+            return nearest(core, name, plan, index).await;
         }
         Query::Objective(o) => o,
     };
@@ -187,6 +198,7 @@ pub async fn run_query(
             score_threshold: plan.score_threshold,
             filter: plan.filter,
             shape: plan.shape,
+            index,
         },
     )
     .await?;
@@ -228,7 +240,7 @@ struct RecommendBody {
 
 async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<ScoredRecord>, Error> {
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     if req.lookup_from.is_some() {
         return Err(Error::unsupported("lookup_from"));
     }
@@ -252,7 +264,7 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
             vectors: WithVector::selector(req.with_vector),
         },
     };
-    run_query(core, name, query, plan).await
+    run_query_with(core, name, query, plan, index).await
 }
 
 /// `POST /collections/{name}/points/recommend`
