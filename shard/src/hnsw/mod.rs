@@ -24,6 +24,8 @@ mod settings;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bench;
+#[cfg(test)]
 mod tests_shard;
 mod traverse;
 
