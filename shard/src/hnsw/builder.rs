@@ -13,6 +13,7 @@ use super::traverse::{greedy, search_layer, Links, Scored, Visited};
 use super::{HnswConfig, HnswError, HNSW_MAX_EF, HNSW_MAX_M};
 use crate::distance::Metric;
 use crate::schema::Distance;
+use crate::segment::Segment;
 
 /// Links of a graph under construction: per slot, per layer the node is on.
 struct BuildLinks {
@@ -279,18 +280,23 @@ impl HnswBytes {
 /// Collects the finished graphs of one segment's columns into one file.
 pub struct HnswFileBuilder {
     slots: usize,
+    segment_lsn: u64,
+    segment_bytes: u64,
     graphs: Vec<GraphBody>,
 }
 
 impl HnswFileBuilder {
-    pub fn new(slots: usize) -> Self {
+    /// An index of `segment`'s graphs.
+    pub fn new(segment: &Segment) -> Self {
         HnswFileBuilder {
-            slots,
+            slots: segment.len(),
+            segment_lsn: segment.flushed_lsn(),
+            segment_bytes: segment.file_bytes() as u64,
             graphs: Vec::new(),
         }
     }
 
-    /// Adds a finished graph; it must be over the same number of slots.
+    /// Adds a finished graph; it must be over the segment's slots.
     pub fn add(&mut self, graph: HnswBuilder) -> Result<(), HnswError> {
         if graph.slots != self.slots {
             return Err(HnswError::Config(format!(
@@ -315,6 +321,8 @@ impl HnswFileBuilder {
     pub fn finish(self) -> Result<HnswBytes, HnswError> {
         let body = Body {
             slots: self.slots as u64,
+            segment_lsn: self.segment_lsn,
+            segment_bytes: self.segment_bytes,
             graphs: self.graphs,
         };
         let mut buf = AlignedVec::<HNSW_BUFFER_ALIGN_BYTES>::new();

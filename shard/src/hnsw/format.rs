@@ -49,6 +49,10 @@ const OFF_HEADER_CRC: usize = 60;
 pub(crate) struct Body {
     /// Slots of the segment the graphs were built over.
     pub slots: u64,
+    /// That segment's `flushed_lsn` and file size: with `slots`, they tell its segment from
+    /// another one that took the same file name (a replaced collection).
+    pub segment_lsn: u64,
+    pub segment_bytes: u64,
     pub graphs: Vec<GraphBody>,
 }
 

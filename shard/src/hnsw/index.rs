@@ -137,6 +137,12 @@ impl HnswIndex {
                 segment.len()
             )));
         }
+        let body = self.body();
+        if body.segment_lsn.to_native() != segment.flushed_lsn()
+            || body.segment_bytes.to_native() != segment.file_bytes() as u64
+        {
+            return Err(mismatch("built for another segment of that name".into()));
+        }
         for g in self.body().graphs.iter() {
             let name = g.column.as_str();
             let Some(c) = segment.column(name) else {

@@ -48,6 +48,11 @@ impl Gen {
 }
 
 fn segment(distance: Distance, points: usize) -> Segment {
+    segment_at(distance, points, 0)
+}
+
+/// A segment holding the writes up to `lsn`.
+fn segment_at(distance: Distance, points: usize, lsn: u64) -> Segment {
     let schema = ShardSchema {
         vectors: vec![VectorSpec {
             name: String::new(),
@@ -64,6 +69,7 @@ fn segment(distance: Distance, points: usize) -> Segment {
         let vectors: Vec<(&str, &[f32])> = if i % 50 == 49 { vec![] } else { vec![("", &v)] };
         b.push(PointId::Num(i as u64), 1, vectors, None).unwrap();
     }
+    b.set_flushed_lsn(lsn);
     Segment::from_bytes("test.seg", b.finish().unwrap()).unwrap()
 }
 
@@ -76,7 +82,7 @@ fn build(seg: &Segment, config: HnswConfig) -> HnswBytes {
             assert!(b.insert(data, slot));
         }
     }
-    let mut f = HnswFileBuilder::new(seg.len());
+    let mut f = HnswFileBuilder::new(&seg);
     f.add(b).unwrap();
     f.finish().unwrap()
 }
@@ -244,11 +250,17 @@ fn damaged_files_are_refused_with_a_clear_error() {
     magic[0] = b'X';
     refuse(&magic, "bad magic");
 
-    // Valid on its own, built for another segment.
-    let other = segment(Distance::Cosine, 400);
+    // Valid on its own, built for another segment: of another size, or of the same size
+    // and shape but other contents (a replaced collection reusing the file name).
     let idx = HnswIndex::from_slice("x.hnsw", &good).unwrap();
-    let err = idx.check_segment(&other).unwrap_err().to_string();
-    assert!(err.contains("does not match"), "{err}");
+    idx.check_segment(&seg).unwrap();
+    for other in [
+        segment(Distance::Cosine, 400),
+        segment_at(Distance::Cosine, 500, 9),
+    ] {
+        let err = idx.check_segment(&other).unwrap_err().to_string();
+        assert!(err.contains("does not match"), "{err}");
+    }
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn build_and_search_100k_x_128_cosine() {
     for slot in 0..seg.len() as u32 {
         g.insert(data, slot);
     }
-    let mut f = HnswFileBuilder::new(seg.len());
+    let mut f = HnswFileBuilder::new(&seg);
     f.add(g).unwrap();
     let bytes = f.finish().unwrap();
     let build = t.elapsed();

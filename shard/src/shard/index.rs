@@ -147,14 +147,13 @@ impl<S: Storage> Shard<S> {
     }
 
     async fn build_index(&self, file: &str, jobs: Vec<ColumnJob>) -> Result<bool> {
-        let slots = {
+        let (slots, mut out) = {
             let parts = self.parts.borrow();
             match parts.segments.iter().find(|e| e.file == file) {
-                Some(e) => e.segment.len(),
+                Some(e) => (e.segment.len(), HnswFileBuilder::new(&e.segment)),
                 None => return Ok(false),
             }
         };
-        let mut out = HnswFileBuilder::new(slots);
         for job in jobs {
             let mut builder = None;
             let mut next = 0usize;
@@ -197,6 +196,11 @@ impl<S: Storage> Shard<S> {
         let bytes = out.finish()?;
         let name = index_file_name(file);
         self.check_open()?;
+        if self.snapshot_pins.get() > 0 {
+            // A snapshot is copying the directory, or it is about to be replaced
+            // (`stop_flushing`): write nothing into it. The next wake builds again.
+            return Ok(false);
+        }
         write_index(&self.storage, &self.dir, &name, &bytes).await?;
         let path = self.dir.join(&name);
         let index = HnswIndex::from_bytes(&path.display().to_string(), bytes)?;
