@@ -56,7 +56,7 @@ pub fn plan(
     let small = settings.full_scan_vectors(dim);
     let graph = index.and_then(|i| i.graph(params.vector_name));
     let Some(graph) = graph else {
-        if params.indexed_only && !params.exact && segment.live_len() > small {
+        if params.indexed_only && segment.live_len() > small {
             return SegmentPlan::Skip;
         }
         return SegmentPlan::Exact;

@@ -246,3 +246,52 @@ fn thresholds_and_m_zero_disable_indexing() {
         assert!(shard.index_next().await.unwrap());
     });
 }
+
+#[test]
+fn indexed_only_leaves_out_large_unindexed_parts() {
+    let fs = MemStorage::new(6);
+    block_on(async {
+        let shard = open(&fs).await;
+        fill(&shard).await;
+        assert!(shard.index_next().await.unwrap());
+        // 100 points in the mutable part: above the 16-vector full-scan threshold. Each is
+        // the query itself, so a search that sees them ranks them first.
+        let q = query(0);
+        let points = (0..100u64)
+            .map(|i| PointWrite {
+                id: PointId::Num(POINTS + i),
+                vectors: vec![(String::new(), q.clone())],
+                payload: None,
+            })
+            .collect();
+        shard.write(WriteOp::Upsert(points)).unwrap();
+        let run = |indexed_only: bool, exact: bool| {
+            let params = SearchParams {
+                vector_name: "",
+                query: &q,
+                top: 10,
+                threshold: None,
+                filter: None,
+                hnsw_ef: None,
+                exact,
+                indexed_only,
+            };
+            shard
+                .search(&params, &PayloadSelector::None, &VectorSelector::None)
+                .unwrap()
+                .into_iter()
+                .map(|(_, r)| r.id)
+                .collect::<Vec<_>>()
+        };
+        let all = run(false, false);
+        assert!(all.iter().all(|id| *id >= PointId::Num(POINTS)), "{all:?}");
+        let indexed = run(true, false);
+        assert_eq!(indexed.len(), 10);
+        assert!(
+            indexed.iter().all(|id| *id < PointId::Num(POINTS)),
+            "{indexed:?}"
+        );
+        // `exact` overrides `indexed_only`'s skipping (everything is scanned).
+        assert_eq!(run(true, true), all);
+    });
+}
