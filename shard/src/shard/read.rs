@@ -191,9 +191,7 @@ impl<S: Storage> Shard<S> {
         // The mutable and frozen parts have no graph: `indexed_only` leaves them out when
         // they are above the full-scan threshold ("only indexed or small segments").
         let small = |points: usize| {
-            !params.indexed_only
-                || params.exact
-                || points <= settings.full_scan_vectors(scorer.dim())
+            !params.indexed_only || points <= settings.full_scan_vectors(scorer.dim())
         };
         // Refuses an unknown vector name or a wrong dimension before any part is searched.
         let spec = self.schema.spec(params.vector_name)?;
