@@ -19,6 +19,16 @@ pub struct Config {
     pub log: LogConfig,
     pub service: ServiceConfig,
     pub tls: TlsConfig,
+    pub admin: AdminConfig,
+}
+
+/// Where the admin routes (`/admin/…`, `/metrics`) are served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A separate port (on `[server] host`) for the admin routes, which the API port then no
+    /// longer serves; unset = the API port serves them too. The health probes answer on both.
+    pub port: Option<u16>,
 }
 
 /// HTTPS on the server port instead of plain HTTP (never both). The files are read and checked
@@ -242,6 +252,13 @@ impl Config {
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err("storage.path is empty".into());
+        }
+        if let Some(port) = self.admin.port {
+            if port == 0 || port == self.server.port {
+                return Err(format!(
+                    "admin.port = {port} must be a port of its own (1-65535, not server.port)"
+                ));
+            }
         }
         if self.tls.enabled && (self.tls.cert_path.is_none() || self.tls.key_path.is_none()) {
             return Err("tls.enabled = true needs both tls.cert_path and tls.key_path".into());

@@ -12,6 +12,9 @@ pub enum Route {
     Healthz,
     Livez,
     Readyz,
+    /// Our OpenAPI document, and the page that renders it.
+    OpenApi,
+    Docs,
     ListCollections,
     Telemetry,
     Quotas,
@@ -73,20 +76,78 @@ impl Route {
     pub fn is_open(&self) -> bool {
         matches!(
             self,
-            Route::Root | Route::Healthz | Route::Livez | Route::Readyz
+            Route::Root
+                | Route::Healthz
+                | Route::Livez
+                | Route::Readyz
+                | Route::OpenApi
+                | Route::Docs
         )
     }
 
-    /// Whether the route changes data (refused for the read-only key).
+    /// Whether the route changes data or configuration (refused for the read-only key).
+    /// Exhaustive on purpose: a new route must be classified here.
     pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Route::CreateCollection(_)
-                | Route::DeleteCollection(_)
-                | Route::UpdateCollection(_)
-                | Route::Upsert(_)
-                | Route::DeletePoints(_)
-        ) || matches!(self, Route::Snapshot(r) if r.is_write())
+        match self {
+            Route::SetQuotas
+            | Route::ClearIssues
+            | Route::UpdateAliases
+            | Route::DistributedOnly
+            | Route::CreateCollection(_)
+            | Route::DeleteCollection(_)
+            | Route::UpdateCollection(_)
+            | Route::Upsert(_)
+            | Route::DeletePoints(_)
+            | Route::SetPayload(_)
+            | Route::OverwritePayload(_)
+            | Route::DeletePayload(_)
+            | Route::ClearPayload(_)
+            | Route::UpdateVectors(_)
+            | Route::DeleteVectors(_)
+            | Route::Batch(_)
+            | Route::CreateIndex(_)
+            | Route::DeleteIndex(..) => true,
+            Route::Snapshot(r) => r.is_write(),
+            Route::Root
+            | Route::Healthz
+            | Route::Livez
+            | Route::Readyz
+            | Route::OpenApi
+            | Route::Docs
+            | Route::ListCollections
+            | Route::Telemetry
+            | Route::Quotas
+            | Route::Metrics
+            | Route::Issues
+            | Route::ClusterStatus
+            | Route::ListAliases
+            | Route::CollectionAliases(_)
+            | Route::CollectionCluster(_)
+            | Route::ShardKeys(_)
+            | Route::GetCollection(_)
+            | Route::Optimizations(_)
+            | Route::CollectionExists(_)
+            | Route::GetPoint(..)
+            | Route::Retrieve(_)
+            | Route::Count(_)
+            | Route::Scroll(_)
+            | Route::Search(_)
+            | Route::SearchBatch(_)
+            | Route::Query(_)
+            | Route::QueryBatch(_)
+            | Route::Recommend(_)
+            | Route::RecommendBatch(_)
+            | Route::Discover(_)
+            | Route::DiscoverBatch(_)
+            | Route::SearchGroups(_)
+            | Route::RecommendGroups(_)
+            | Route::QueryGroups(_)
+            | Route::Facet(_)
+            | Route::MatrixPairs(_)
+            | Route::MatrixOffsets(_)
+            | Route::MethodNotAllowed
+            | Route::NotFound => false,
+        }
     }
 }
 
@@ -121,6 +182,8 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
         ["healthz"] => (m == Get).then_some(Route::Healthz),
         ["livez"] => (m == Get).then_some(Route::Livez),
         ["readyz"] => (m == Get).then_some(Route::Readyz),
+        ["openapi.json"] => (m == Get).then_some(Route::OpenApi),
+        ["docs"] => (m == Get).then_some(Route::Docs),
         ["collections"] => (m == Get).then_some(Route::ListCollections),
         ["telemetry"] => (m == Get).then_some(Route::Telemetry),
         ["quotas"] => match m {

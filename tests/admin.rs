@@ -304,3 +304,44 @@ fn unknown_admin_paths_and_methods() {
     assert!(count_of(&result, "admin") >= 3, "{result}");
     assert!(count_of(&result, "other") >= 1, "{result}");
 }
+
+#[test]
+fn a_separate_admin_port_takes_the_admin_routes_off_the_api_port() {
+    let admin_port = common::free_port();
+    let s = Server::start_with_config(&format!("[admin]\nport = {admin_port}\n"));
+    let on_admin = |method: &str, path: &str| {
+        common::try_request(admin_port, method, path, b"").expect("admin port answers")
+    };
+    let r = send(
+        &s,
+        "PUT",
+        "/collections/a",
+        None,
+        r#"{"vectors":{"size":2,"distance":"Dot"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(&s, "GET", "/collections/a", None, "");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The admin port: latency (which counted the API port's requests), metrics, probes.
+    let r = on_admin("GET", "/admin/latency");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        count_of(&r.json()["result"], "get_collection") >= 1,
+        "{}",
+        r.text()
+    );
+    let r = on_admin("GET", "/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("vexfs_"), "{}", r.text());
+    assert_eq!(on_admin("GET", "/healthz").status, 200);
+    assert_eq!(on_admin("GET", "/admin/dashboard").status, 200);
+    // … and nothing of Qdrant's API.
+    assert_eq!(on_admin("GET", "/collections").status, 404);
+    assert_eq!(on_admin("GET", "/collections/a").status, 404);
+
+    // The API port no longer answers the admin routes.
+    assert_eq!(send(&s, "GET", "/admin/latency", None, "").status, 404);
+    assert_eq!(send(&s, "GET", "/metrics", None, "").status, 404);
+    assert_eq!(send(&s, "GET", "/healthz", None, "").status, 200);
+}

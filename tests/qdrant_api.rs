@@ -408,6 +408,73 @@ fn api_keys_guard_everything_but_the_probes() {
         .status,
         200
     );
+    // Every route that changes data or configuration is refused to the read-only key, before
+    // its body is even looked at.
+    let writes = [
+        (
+            "POST",
+            "/collections/k/points/payload",
+            r#"{"payload":{"a":1},"points":[1]}"#,
+        ),
+        (
+            "PUT",
+            "/collections/k/points/payload",
+            r#"{"payload":{"a":1},"points":[1]}"#,
+        ),
+        (
+            "POST",
+            "/collections/k/points/payload/delete",
+            r#"{"keys":["a"],"points":[1]}"#,
+        ),
+        (
+            "POST",
+            "/collections/k/points/payload/clear",
+            r#"{"points":[1]}"#,
+        ),
+        (
+            "PUT",
+            "/collections/k/points/vectors",
+            r#"{"points":[{"id":1,"vector":[0,1]}]}"#,
+        ),
+        (
+            "POST",
+            "/collections/k/points/vectors/delete",
+            r#"{"points":[1],"vector":[""]}"#,
+        ),
+        ("POST", "/collections/k/points/delete", r#"{"points":[1]}"#),
+        (
+            "POST",
+            "/collections/k/points/batch",
+            r#"{"operations":[]}"#,
+        ),
+        (
+            "PUT",
+            "/collections/k/index",
+            r#"{"field_name":"a","field_schema":"keyword"}"#,
+        ),
+        ("DELETE", "/collections/k/index/a", ""),
+        ("PATCH", "/collections/k", "{}"),
+        ("POST", "/collections/aliases", r#"{"actions":[]}"#),
+        ("PUT", "/quotas", "{}"),
+        ("DELETE", "/issues", ""),
+        ("POST", "/collections/k/snapshots", ""),
+        ("DELETE", "/collections/k", ""),
+    ];
+    for (method, path, body) in writes {
+        let r = send(method, path, Some(("api-key", "ro-key")), body);
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.text());
+    }
+    let (status, v) = {
+        let r = send(
+            "GET",
+            "/collections/k/points/1",
+            Some(("api-key", "ro-key")),
+            "",
+        );
+        (r.status, r.json())
+    };
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["result"]["vector"], json!([1.0, 0.0]), "nothing changed");
 }
 
 #[test]
@@ -1233,4 +1300,84 @@ fn request_size_limits_are_clear_422s() {
         s.json("POST", "/collections/l/points/count", "{}").1["result"]["count"],
         5
     );
+}
+
+#[test]
+fn conditional_upserts_and_vector_updates() {
+    let s = Server::start();
+    let (status, v) = s.json(
+        "PUT",
+        "/collections/c",
+        r#"{"vectors":{"size":2,"distance":"Dot"},"shard_number":2}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    let put = |body: Value| {
+        let (status, v) = s.json("PUT", "/collections/c/points?wait=true", &body.to_string());
+        assert_eq!(status, 200, "{v}");
+    };
+    let tag_of = |id: u64| {
+        let (status, v) = s.json("GET", &format!("/collections/c/points/{id}"), "");
+        (status == 200).then(|| v["result"]["payload"]["tag"].clone())
+    };
+    put(
+        json!({"points": (1..=6).map(|i| json!({"id": i, "vector": [i, 1], "payload": {"tag": "old", "odd": i % 2 == 1}})).collect::<Vec<_>>()}),
+    );
+
+    // update_filter: existing points change only if they match; new points are inserted.
+    put(json!({
+        "points": ([1, 2, 7].map(|i| json!({"id": i, "vector": [0, 1], "payload": {"tag": "new"}}))),
+        "update_filter": {"must": [{"key": "odd", "match": {"value": true}}]}
+    }));
+    assert_eq!(tag_of(1), Some(json!("new")));
+    assert_eq!(tag_of(2), Some(json!("old")));
+    assert_eq!(tag_of(7), Some(json!("new")));
+
+    // update_mode in the batch form.
+    put(
+        json!({"batch": {"ids": [3, 8], "vectors": [[0, 0], [0, 0]], "payloads": [{"tag": "ins"}, {"tag": "ins"}]}, "update_mode": "insert_only"}),
+    );
+    assert_eq!(tag_of(3), Some(json!("old")));
+    assert_eq!(tag_of(8), Some(json!("ins")));
+    put(
+        json!({"points": [{"id": 4, "vector": [0, 0], "payload": {"tag": "upd"}}, {"id": 9, "vector": [0, 0]}], "update_mode": "update_only"}),
+    );
+    assert_eq!(tag_of(4), Some(json!("upd")));
+    assert_eq!(tag_of(9), None);
+
+    // Vector updates under a filter skip existing points that fail it.
+    let (status, v) = s.json(
+        "PUT",
+        "/collections/c/points/vectors?wait=true",
+        &json!({"points": [{"id": 5, "vector": [9, 9]}, {"id": 6, "vector": [9, 9]}],
+                "update_filter": {"must": [{"key": "odd", "match": {"value": true}}]}})
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{v}");
+    let vec_of = |id: u64| {
+        let (_, v) = s.json("GET", &format!("/collections/c/points/{id}"), "");
+        v["result"]["vector"].clone()
+    };
+    assert_eq!(vec_of(5), json!([9.0, 9.0]));
+    assert_eq!(vec_of(6), json!([6.0, 1.0]));
+
+    // Bad input: an unknown mode and an invalid filter.
+    let (status, v) = s.json(
+        "PUT",
+        "/collections/c/points",
+        r#"{"points":[{"id":1,"vector":[1,1]}],"update_mode":"sometimes"}"#,
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Format error in JSON body"),
+        "{v}"
+    );
+    let (status, v) = s.json(
+        "PUT",
+        "/collections/c/points",
+        r#"{"points":[{"id":1,"vector":[1,1]}],"update_filter":{"must":[{"key":"a","match":{"value":[1]}}]}}"#,
+    );
+    assert!(status == 400 || status == 422, "{status} {v}");
 }

@@ -418,3 +418,70 @@ fn full_snapshots_and_bad_inputs() {
     let left = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0);
 }
+
+#[test]
+fn large_downloads_stream_in_pieces_on_a_kept_alive_connection() {
+    let s = Server::start();
+    let (st, v) = s.json(
+        "PUT",
+        "/collections/big",
+        r#"{"vectors":{"size":256,"distance":"Dot"}}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    // About 3 MiB of vectors: several download pieces.
+    for batch in 0..3u64 {
+        let points: Vec<Value> = (batch * 1000..(batch + 1) * 1000)
+            .map(|i| json!({"id": i, "vector": (0..256).map(|d| ((i + d) % 97) as f32).collect::<Vec<_>>()}))
+            .collect();
+        let (st, v) = s.json(
+            "PUT",
+            "/collections/big/points?wait=true",
+            &json!({"points": points}).to_string(),
+        );
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, v) = s.json("POST", "/collections/big/snapshots", "");
+    assert_eq!(st, 200, "{v}");
+    let name = v["result"]["name"].as_str().expect("name").to_owned();
+    let size = v["result"]["size"].as_u64().expect("size");
+    assert!(
+        size > 2 << 20,
+        "snapshot of {size} bytes is too small to need pieces"
+    );
+
+    // Download, HEAD and a probe pipelined on one connection: the streamed body must be
+    // framed exactly, so the answers after it parse.
+    let mut c = s.connect();
+    let path = format!("/collections/big/snapshots/{name}");
+    let reqs = format!(
+        "GET {path} HTTP/1.1\r\nhost: t\r\n\r\nHEAD {path} HTTP/1.1\r\nhost: t\r\n\r\nGET /healthz HTTP/1.1\r\nhost: t\r\n\r\n"
+    );
+    c.write_all(reqs.as_bytes()).expect("write");
+    let mut r = BufReader::new(c);
+    let file = read_response(&mut r).expect("download");
+    assert_eq!(file.status, 200);
+    assert_eq!(file.body.len() as u64, size);
+    assert_eq!(
+        v["result"]["checksum"].as_str(),
+        Some(sha256_hex(&file.body).as_str())
+    );
+    // HEAD: the length announced, no body (read_response would read it as the next answer).
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut r, &mut line).expect("head status");
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    let mut announced = None;
+    loop {
+        line.clear();
+        std::io::BufRead::read_line(&mut r, &mut line).expect("header");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length: ") {
+            announced = v.trim().parse::<u64>().ok();
+        }
+    }
+    assert_eq!(announced, Some(size));
+    let probe = read_response(&mut r).expect("probe after the download");
+    assert_eq!(probe.status, 200);
+    assert_eq!(probe.text(), "healthz check passed");
+}

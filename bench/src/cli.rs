@@ -60,9 +60,9 @@ pub struct Args {
     /// Distance of the collection.
     #[arg(long, value_enum, default_value_t = DistanceArg::Cosine)]
     pub distance: DistanceArg,
-    /// Points preloaded before the run (ids 0..points).
-    #[arg(long, default_value_t = 10_000)]
-    pub points: u64,
+    /// Points preloaded before the run (ids 0..points); `recall` defaults to 100,000.
+    #[arg(long)]
+    pub points: Option<u64>,
     /// Points per preload request (always `wait=true`).
     #[arg(long, default_value_t = 500)]
     pub preload_batch: usize,
@@ -88,6 +88,28 @@ pub struct Args {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write an SVG latency-percentile plot here (x: percentile on a "nines" scale).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
+    /// `recall`: measured queries per row (each run once per row).
+    #[arg(long, default_value_t = 1000)]
+    pub queries: usize,
+    /// `recall`: `hnsw_ef` values swept, comma-separated.
+    #[arg(long, default_value = "16,32,64,128,256")]
+    pub ef: String,
+    /// `recall`: concurrent clients per row, comma-separated (one connection each).
+    #[arg(long, default_value = "1,64")]
+    pub clients: String,
+    /// `recall`: load base vectors from this `.fvecs` file instead of generating them.
+    #[arg(long, value_name = "FILE")]
+    pub fvecs: Option<std::path::PathBuf>,
+    /// `recall`: query vectors (`.fvecs`); without it the last `--queries` base vectors are
+    /// held out as queries.
+    #[arg(long, value_name = "FILE")]
+    pub fvecs_queries: Option<std::path::PathBuf>,
+    /// `recall`: longest wait for the server to finish indexing.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub index_timeout: Duration,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +122,9 @@ pub enum Scenario {
     Scroll,
     Healthz,
     Mixed,
+    /// Recall@k, QPS and latency over an `hnsw_ef` sweep, against locally computed exact
+    /// ground truth (see `recall/`).
+    Recall,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +147,20 @@ impl DistanceArg {
     }
 }
 
+/// Default data set size of `recall` and of the other scenarios' preload.
+pub const RECALL_DEFAULT_POINTS: u64 = 100_000;
+pub const LOAD_DEFAULT_POINTS: u64 = 10_000;
+
 impl Args {
+    /// `--points`, or the scenario's default.
+    pub fn points(&self) -> u64 {
+        let default = if self.scenario == Scenario::Recall {
+            RECALL_DEFAULT_POINTS
+        } else {
+            LOAD_DEFAULT_POINTS
+        };
+        self.points.unwrap_or(default)
+    }
     /// Points per request for upserts.
     pub fn upsert_batch(&self) -> usize {
         self.batch.unwrap_or(DEFAULT_UPSERT_BATCH)
@@ -156,6 +194,12 @@ impl Args {
         if self.requests == Some(0) {
             return Err("--requests must be at least 1".into());
         }
+        if self.queries == 0 {
+            return Err("--queries must be at least 1".into());
+        }
+        if self.scenario == Scenario::Recall && self.no_setup {
+            return Err("--no-setup: recall always uploads its own data set".into());
+        }
         if self.requests.is_none() && self.duration.is_zero() {
             return Err("--duration must be longer than zero".into());
         }
@@ -183,6 +227,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("bad duration {s:?}"));
     }
     Ok(Duration::from_secs_f64(v * scale))
+}
+
+/// `16,32,64` → `[16, 32, 64]`; each at least 1.
+pub fn parse_list(name: &str, s: &str) -> Result<Vec<usize>, String> {
+    let list: Vec<usize> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<usize>().ok().filter(|v| *v > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("bad {name} list {s:?}: use e.g. 16,32,64"))?;
+    if list.is_empty() {
+        return Err(format!("{name} names no value"));
+    }
+    Ok(list)
 }
 
 /// `0`, `0,1`, `0-3`, `0,2-3` → CPU ids in order, without repeats.
@@ -235,5 +294,26 @@ mod tests {
         assert_eq!(parse_cpus("0-2,1"), Ok(vec![0, 1, 2]));
         assert!(parse_cpus("2-1").is_err());
         assert!(parse_cpus("").is_err());
+    }
+
+    #[test]
+    fn recall_defaults_and_checks() {
+        let args = Args::parse_from(["vexfs-bench", "--scenario", "recall"]);
+        assert_eq!(args.points(), RECALL_DEFAULT_POINTS);
+        assert_eq!(args.validate(), Ok(()));
+        let args = Args::parse_from(["vexfs-bench", "--scenario", "recall", "--no-setup"]);
+        assert!(args.validate().is_err());
+        let args = Args::parse_from(["vexfs-bench", "--scenario", "get", "--points", "7"]);
+        assert_eq!(args.points(), 7);
+        let args = Args::parse_from(["vexfs-bench"]);
+        assert_eq!(args.points(), LOAD_DEFAULT_POINTS);
+    }
+
+    #[test]
+    fn value_lists() {
+        assert_eq!(parse_list("--ef", "16, 32,64"), Ok(vec![16, 32, 64]));
+        assert!(parse_list("--ef", "16,x").is_err());
+        assert!(parse_list("--ef", "0").is_err());
+        assert!(parse_list("--ef", "").is_err());
     }
 }

@@ -4,6 +4,8 @@
 mod cli;
 mod client;
 mod load;
+mod plot;
+mod recall;
 mod report;
 mod response;
 mod rng;
@@ -16,6 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use hdrhistogram::Histogram;
 
 use crate::cli::{Args, Scenario};
 use crate::load::Plan;
@@ -36,14 +39,29 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     args.validate()?;
+    if args.scenario == Scenario::Recall {
+        return recall::run(args);
+    }
     let cpus = cli::parse_cpus(&args.cpus)?;
     let first = Target::parse(&args.target)?;
     let second = args.compare.as_deref().map(Target::parse).transpose()?;
-    let a = bench_one(args, &first, &cpus)?;
-    let b = match &second {
-        Some(t) => Some(bench_one(args, t, &cpus)?),
-        None => None,
+    let (a, a_latency) = bench_one(args, &first, &cpus)?;
+    let (b, b_latency) = match &second {
+        Some(t) => {
+            let (r, h) = bench_one(args, t, &cpus)?;
+            (Some(r), Some(h))
+        }
+        None => (None, None),
     };
+    if let Some(path) = &args.plot {
+        let mut series = vec![(a.target.clone(), &a_latency)];
+        if let (Some(b), Some(h)) = (&b, &b_latency) {
+            series.push((b.target.clone(), h));
+        }
+        let title = format!("{}: latency (all request kinds)", a.load.scenario);
+        plot::latency_percentiles(path, &title, &series)?;
+        eprintln!("plot written to {}", path.display());
+    }
     if args.json {
         let doc = match &b {
             None => serde_json::to_value(&a),
@@ -67,8 +85,12 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Setup, load, teardown and report against one target.
-fn bench_one(args: &Args, target: &Target, cpus: &[usize]) -> Result<Report, String> {
+/// Setup, load, teardown and report against one target; also the merged latency histogram.
+fn bench_one(
+    args: &Args,
+    target: &Target,
+    cpus: &[usize],
+) -> Result<(Report, Histogram<u64>), String> {
     let needs_collection = args.scenario != Scenario::Healthz && !args.no_setup;
     if needs_collection {
         eprintln!(
@@ -77,7 +99,7 @@ fn bench_one(args: &Args, target: &Target, cpus: &[usize]) -> Result<Report, Str
             args.collection,
             args.dim,
             args.distance.qdrant_name(),
-            args.points
+            args.points()
         );
         setup::create_and_preload(args, target, args.json)?;
     }
@@ -123,5 +145,6 @@ fn bench_one(args: &Args, target: &Target, cpus: &[usize]) -> Result<Report, Str
         rate: args.rate,
         warmup_s: args.warmup.as_secs_f64(),
     };
-    Ok(Report::new(&target.url, shape, &workload, &outcome))
+    let report = Report::new(&target.url, shape, &workload, &outcome);
+    Ok((report, outcome.stats.overall_latency()))
 }

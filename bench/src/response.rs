@@ -117,6 +117,44 @@ pub fn frame(buf: &[u8]) -> Result<Option<Framed>, ParseError> {
     }))
 }
 
+/// The decoded body of one whole response `raw` (as framed by [`frame`]): the bytes after the
+/// head, with chunked framing removed. Used where the body matters (recall checks ids).
+pub fn body(raw: &[u8]) -> Result<Vec<u8>, ParseError> {
+    let head_end = find(raw, b"\r\n\r\n").ok_or(ParseError::BadStatusLine)?;
+    let chunked = raw[..head_end]
+        .split(|&b| b == b'\n')
+        .map(trim_cr)
+        .filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let name = &line[..colon];
+            name.eq_ignore_ascii_case(b"transfer-encoding")
+                .then(|| trim_ows(&line[colon + 1..]))
+        })
+        .any(|v| {
+            let last = v.rsplit(|&b| b == b',').next().map(trim_ows);
+            last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
+        });
+    let rest = &raw[head_end + 4..];
+    if !chunked {
+        return Ok(rest.to_vec());
+    }
+    let mut out = Vec::with_capacity(rest.len());
+    let mut pos = 0usize;
+    loop {
+        let eol = find(&rest[pos..], b"\r\n").ok_or(ParseError::BadChunk)?;
+        let line = &rest[pos..pos + eol];
+        let size_hex = line.split(|&b| b == b';').next().map(trim_ows);
+        let size = size_hex.and_then(parse_hex).ok_or(ParseError::BadChunk)?;
+        pos += eol + 2;
+        if size == 0 {
+            return Ok(out);
+        }
+        let end = pos.checked_add(size).ok_or(ParseError::BadChunk)?;
+        out.extend_from_slice(rest.get(pos..end).ok_or(ParseError::BadChunk)?);
+        pos = end + 2;
+    }
+}
+
 /// `HTTP/1.1 200 OK` → (200, is HTTP/1.0).
 fn parse_status_line(line: &[u8]) -> Result<(u16, bool), ParseError> {
     let rest = line
@@ -222,6 +260,17 @@ mod tests {
         let f = frame(r).unwrap().unwrap();
         assert_eq!((f.status, f.len, f.close), (200, r.len() - 8, false));
         assert_eq!(frame(&r[..r.len() - 10]).unwrap(), None);
+    }
+
+    #[test]
+    fn bodies_decode() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        assert_eq!(body(r).unwrap(), b"hello");
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n";
+        assert_eq!(frame(r).unwrap().map(|f| f.len), Some(r.len()));
+        assert_eq!(body(r).unwrap(), b"hello");
+        let truncated = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nhel";
+        assert_eq!(body(truncated), Err(ParseError::BadChunk));
     }
 
     #[test]

@@ -100,13 +100,13 @@ pub fn create_and_preload(args: &Args, target: &Target, quiet: bool) -> Result<(
         args.distance.qdrant_name()
     );
     client.call_ok("PUT", &path, Some(create.as_bytes()))?;
-    if args.points == 0 {
+    if args.points() == 0 {
         return Ok(());
     }
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(args.points)
+        ProgressBar::new(args.points())
     };
     bar.set_style(
         ProgressStyle::with_template("preload {bar:40} {pos}/{len} points  {per_sec}  eta {eta}")
@@ -115,8 +115,8 @@ pub fn create_and_preload(args: &Args, target: &Target, quiet: bool) -> Result<(
     let mut rng = Rng::new(args.seed ^ PRELOAD_SEED_SALT);
     let upsert = format!("{path}/points?wait=true");
     let mut next = 0u64;
-    while next < args.points {
-        let end = (next + args.preload_batch as u64).min(args.points);
+    while next < args.points() {
+        let end = (next + args.preload_batch as u64).min(args.points());
         let ids: Vec<u64> = (next..end).collect();
         let body = upsert_body(&ids, args.dim, &mut rng);
         client.call_ok("PUT", &upsert, Some(&body))?;

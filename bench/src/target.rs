@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn parses_urls() {
         let t = Target::parse("http://127.0.0.1:6333").unwrap();
-        assert_eq!(t.addr, "127.0.0.1:6333".parse().unwrap());
+        assert_eq!(t.addr, "127.0.0.1:6333".parse::<SocketAddr>().unwrap());
         assert_eq!(t.host_header, "127.0.0.1:6333");
         let t = Target::parse("http://[::1]:7000/").unwrap();
         assert_eq!(t.addr.port(), 7000);

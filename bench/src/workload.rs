@@ -119,7 +119,8 @@ fn single_kind(s: Scenario) -> Kind {
         Scenario::Search => Kind::Search,
         Scenario::Query => Kind::Query,
         Scenario::Scroll => Kind::Scroll,
-        Scenario::Healthz | Scenario::Mixed => Kind::Healthz,
+        // `recall` never builds a load workload (main runs `recall::run` instead).
+        Scenario::Healthz | Scenario::Mixed | Scenario::Recall => Kind::Healthz,
     }
 }
 
@@ -148,7 +149,7 @@ fn build_pool(kind: Kind, weight: u32, args: &Args, target: &Target, rng: &mut R
     let c = &args.collection;
     // Reads hit preloaded ids; upserts overwrite them (an update workload keeps the
     // collection size, and so search cost, constant through long runs).
-    let id_space = args.points.max(1);
+    let id_space = args.points().max(1);
     let ops_per_request = match kind {
         Kind::Upsert => args.upsert_batch() as u64,
         Kind::Retrieve => args.retrieve_batch() as u64,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod hnsw;
 pub mod op;
+pub mod payload_index;
 pub mod point_id;
 pub mod schema;
 pub mod score;
@@ -23,5 +24,7 @@ pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
 pub use schema::{Distance, ShardSchema, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
-pub use shard::{run_flusher, run_indexer, IndexStats, Shard, ShardOptions};
+pub use shard::{
+    run_flusher, run_indexer, IndexStats, Shard, ShardOptions, UpdateCondition, UpdateMode,
+};
 pub use store::{PointStore, SearchParams};

@@ -11,7 +11,7 @@ pub mod histograms;
 mod latency_json;
 mod prometheus;
 pub mod route_labels;
-mod routes;
+pub mod routes;
 
 use std::rc::Rc;
 use std::time::Instant;

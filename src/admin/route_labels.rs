@@ -17,6 +17,8 @@ pub fn label(route: &Route) -> &'static str {
         Route::Healthz => "healthz",
         Route::Livez => "livez",
         Route::Readyz => "readyz",
+        Route::OpenApi => "openapi",
+        Route::Docs => "docs",
         Route::ListCollections => "list_collections",
         Route::Telemetry => "telemetry",
         Route::Quotas => "quotas",

@@ -8,15 +8,17 @@
 
 use std::time::Duration;
 
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt, StreamExt};
 use glommio::net::TcpStream;
 use glommio::timer::Timer;
 
 use super::admission::{refuse, Slot};
 use super::json_depth::json_depth_exceeds;
 use super::reader::{empty_header_slots, Phase, RequestReader, Step, BUF_IDLE_BYTES};
-use super::response::{error_body, write_error, write_response, Persistence, CONTINUE, JSON};
-use super::{Error, Handler, HttpLimits, Method, ResponseHead, Shutdown};
+use super::response::{
+    error_body, write_error, write_head, write_response, Persistence, CONTINUE, JSON,
+};
+use super::{BodyStream, Error, Handler, HttpLimits, Method, ResponseBody, ResponseHead, Shutdown};
 use crate::limits::OUTPUT_BUFFER_MAX_BYTES;
 
 /// Capacity the output and response-body buffers return to once the connection is idle.
@@ -84,7 +86,7 @@ pub(super) async fn serve_admitted<S: Transport, H: Handler>(
         stream,
         reader: RequestReader::new(),
         out: Vec::with_capacity(OUT_IDLE_BYTES),
-        body_out: Vec::new(),
+        body_out: ResponseBody::default(),
         scratch: Vec::new(),
     };
     // A peer that stops reading our answers is as idle as one that stops sending.
@@ -118,7 +120,7 @@ struct Connection<S> {
     /// Framed responses not yet written.
     out: Vec<u8>,
     /// Where the handler writes a response body.
-    body_out: Vec<u8>,
+    body_out: ResponseBody,
     /// Where error envelopes are built.
     scratch: Vec<u8>,
 }
@@ -253,6 +255,24 @@ impl<S: Transport> Connection<S> {
         } else {
             Persistence::Close
         };
+        if let Some(stream) = self.body_out.take_stream() {
+            let has_body = write_head(
+                &mut self.out,
+                response.status,
+                response.content_type,
+                stream.len,
+                persistence,
+            );
+            self.reader.finish();
+            if has_body && !head_only {
+                if let Err(e) = self.send_stream(stream).await {
+                    // The head promised bytes that cannot come: only closing tells the client.
+                    tracing::warn!("streamed response cut short: {e}");
+                    return Persistence::Close;
+                }
+            }
+            return persistence;
+        }
         write_response(
             &mut self.out,
             response.status,
@@ -282,6 +302,29 @@ impl<S: Transport> Connection<S> {
         .await;
     }
 
+    /// Sends the answers framed so far, then `stream`'s bytes straight to the socket.
+    async fn send_stream(&mut self, mut stream: BodyStream) -> Result<(), Error> {
+        self.flush().await?;
+        let mut sent = 0u64;
+        while let Some(chunk) = stream.chunks.next().await {
+            let chunk = chunk?;
+            sent += chunk.len() as u64;
+            if sent > stream.len {
+                return Err(std::io::Error::other("stream longer than announced").into());
+            }
+            self.stream.write_all(&chunk).await?;
+        }
+        if sent != stream.len {
+            return Err(std::io::Error::other(format!(
+                "stream ended after {sent} of {} bytes",
+                stream.len
+            ))
+            .into());
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
     async fn flush(&mut self) -> Result<(), Error> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
@@ -296,7 +339,7 @@ impl<S: Transport> Connection<S> {
     /// connection costs a few KiB whatever it served before. Back-to-back (pipelined) requests
     /// do not go through here and keep reusing the grown buffers.
     fn shrink_idle(&mut self) {
-        for buf in [&mut self.out, &mut self.body_out] {
+        for buf in [&mut self.out, &mut *self.body_out] {
             if buf.capacity() > OUT_IDLE_BYTES {
                 buf.clear();
                 buf.shrink_to(OUT_IDLE_BYTES);
@@ -351,7 +394,9 @@ mod tests {
     use glommio::net::TcpListener;
     use glommio::LocalExecutorBuilder;
 
-    use crate::http::{serve_connection, test_limits, HttpLimits, Request, ResponseHead, Shutdown};
+    use crate::http::{
+        serve_connection, test_limits, HttpLimits, Request, ResponseBody, ResponseHead, Shutdown,
+    };
 
     /// Answers `"<method> <path>?<query> <body>"`; `/huge-answer` answers [`BIG_BYTES`] and counts
     /// itself in [`BIG_CALLS`], `/sleep` takes [`SLEEP_MS`] first.
@@ -362,7 +407,7 @@ mod tests {
     const SLEEP_MS: u64 = 1_500;
 
     impl crate::http::Handler for Echo {
-        async fn handle(&self, req: Request<'_>, body: &mut Vec<u8>) -> ResponseHead {
+        async fn handle(&self, req: Request<'_>, body: &mut ResponseBody) -> ResponseHead {
             if req.path == "/huge-answer" {
                 BIG_CALLS.fetch_add(1, Ordering::SeqCst);
                 body.resize(BIG_BYTES, b'b');

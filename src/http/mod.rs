@@ -7,6 +7,11 @@
 //! connections per core, answers held per connection, JSON nesting depth. With `[tls]` the
 //! same loop runs over rustls (`tls.rs`).
 
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+
+use futures_lite::Stream;
+
 mod admission;
 mod body;
 mod conn;
@@ -92,6 +97,46 @@ impl Request<'_> {
     }
 }
 
+/// A body produced after the head, piece by piece: for answers too large to hold in memory
+/// (snapshot files). The head announces `len` bytes; the stream must yield exactly that many.
+pub struct BodyStream {
+    pub len: u64,
+    pub chunks: Pin<Box<dyn Stream<Item = std::io::Result<Vec<u8>>>>>,
+}
+
+/// Where a handler writes the body of its answer: bytes into the buffer (it derefs to the
+/// `Vec<u8>`), or, for a large answer, a [`BodyStream`] the connection sends after the head.
+#[derive(Default)]
+pub struct ResponseBody {
+    buf: Vec<u8>,
+    stream: Option<BodyStream>,
+}
+
+impl ResponseBody {
+    /// Answers with `stream` instead of the buffer's bytes.
+    pub fn set_stream(&mut self, stream: BodyStream) {
+        self.buf.clear();
+        self.stream = Some(stream);
+    }
+
+    pub(crate) fn take_stream(&mut self) -> Option<BodyStream> {
+        self.stream.take()
+    }
+}
+
+impl Deref for ResponseBody {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl DerefMut for ResponseBody {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
 /// What a handler answers; the body itself is written into the buffer the handler is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseHead {
@@ -104,7 +149,7 @@ pub struct ResponseHead {
 pub trait Handler {
     /// Answers one request: writes the body into `body` (empty, reused) and returns the head.
     /// Never fails: application errors are ordinary responses.
-    async fn handle(&self, req: Request<'_>, body: &mut Vec<u8>) -> ResponseHead;
+    async fn handle(&self, req: Request<'_>, body: &mut ResponseBody) -> ResponseHead;
 }
 
 /// Small limits so tests reach every bound with short inputs.

@@ -26,6 +26,20 @@ pub fn write_response(
     head_only: bool,
     persistence: Persistence,
 ) {
+    if write_head(out, status, content_type, body.len() as u64, persistence) && !head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// Appends the status line and headers of a response whose body of `len` bytes follows
+/// separately; returns whether the status carries a body at all.
+pub fn write_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type: &str,
+    len: u64,
+    persistence: Persistence,
+) -> bool {
     // Writes into a Vec cannot fail; the results are ignored for that reason only.
     let _ = write!(out, "HTTP/1.1 {} {}\r\n", status, reason(status));
     // 1xx and 204 carry no content at all (RFC 9110 §8.6); 304 keeps no body either.
@@ -33,18 +47,14 @@ pub fn write_response(
     if !no_content {
         let _ = write!(
             out,
-            "content-type: {}\r\ncontent-length: {}\r\n",
-            content_type,
-            body.len()
+            "content-type: {content_type}\r\ncontent-length: {len}\r\n"
         );
     }
     out.extend_from_slice(match persistence {
         Persistence::KeepAlive => b"connection: keep-alive\r\n\r\n",
         Persistence::Close => b"connection: close\r\n\r\n",
     });
-    if !head_only && !no_content && status != 304 {
-        out.extend_from_slice(body);
-    }
+    !no_content && status != 304
 }
 
 /// Writes Qdrant's error envelope: `{"status":{"error":"<msg>"},"time":<seconds>}`.

@@ -1,5 +1,6 @@
 //! Alias routes: `POST /collections/aliases`, `GET /aliases`, `GET /collections/{c}/aliases`.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
@@ -10,14 +11,14 @@ use super::write_result;
 use crate::runtime::aliases::{self, AliasAction};
 use crate::runtime::core::Core;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ChangeAliases {
+pub(super) struct ChangeAliases {
     actions: Vec<Action>,
 }
 
 /// One action, in Qdrant's `{"create_alias": {…}}` form.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 enum Action {
     #[serde(rename = "create_alias")]
@@ -28,20 +29,20 @@ enum Action {
     Rename(RenameAlias),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAlias {
     collection_name: String,
     alias_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteAlias {
     alias_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RenameAlias {
     old_alias_name: String,

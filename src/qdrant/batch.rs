@@ -1,5 +1,6 @@
 //! `POST /collections/{name}/points/batch`: several update operations applied in order.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -16,7 +17,7 @@ use super::{check_batch, write_result};
 use crate::runtime::core::Core;
 
 /// One operation of a batch, in Qdrant's `{"<kind>": {…}}` form.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 enum Operation {
     Upsert(UpsertBody),
@@ -32,7 +33,7 @@ enum Operation {
 impl Operation {
     fn into_update(self) -> Result<Update, Error> {
         match self {
-            Operation::Upsert(b) => b.into_points().map(|p| Update::by_ids(WriteOp::Upsert(p))),
+            Operation::Upsert(b) => b.into_update(),
             Operation::Delete(b) => b.target().map(|t| Update::aim(t, WriteOp::Delete)),
             Operation::SetPayload(b) => b.into_set(),
             Operation::OverwritePayload(b) => b.into_overwrite(),
@@ -44,9 +45,9 @@ impl Operation {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchBody {
+pub(super) struct BatchBody {
     operations: Vec<Operation>,
 }
 

@@ -6,6 +6,7 @@
 //! exact here (scans), so `exact` changes nothing. Hits are ordered by count, descending, then
 //! by value, ascending.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -27,9 +28,9 @@ const FACET_LIMIT_DEFAULT: usize = 10;
 /// Index types a facet can count, as Qdrant names them.
 const FACET_INDEX_TYPES: [&str; 4] = ["keyword", "integer", "bool", "uuid"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FacetBody {
+pub(super) struct FacetBody {
     key: String,
     limit: Option<usize>,
     filter: Option<Filter>,

@@ -4,6 +4,7 @@
 //! Filters are evaluated by scanning payloads today, so an index changes speed only once the
 //! index structures land; results are the same either way.
 
+use schemars::JsonSchema;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -26,9 +27,9 @@ const INDEX_TYPES: [&str; 8] = [
     "keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid",
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateFieldIndex {
+pub(super) struct CreateFieldIndex {
     field_name: String,
     field_schema: Option<Value>,
 }

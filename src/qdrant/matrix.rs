@@ -5,6 +5,7 @@
 //! Qdrant's scores. The sample is the points with the smallest mixed id hash
 //! (`ops::sample_ids`): uniform, and the same on every call. Rows follow ascending id.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -28,9 +29,9 @@ const MATRIX_LIMIT_DEFAULT: usize = 3;
 /// Largest sample: the matrix costs sample² similarity evaluations on the receiving core.
 const MATRIX_SAMPLE_MAX: usize = 1_000;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MatrixBody {
+pub(super) struct MatrixBody {
     filter: Option<Filter>,
     sample: Option<usize>,
     limit: Option<usize>,

@@ -12,6 +12,7 @@ mod index;
 mod json;
 mod matrix;
 pub mod model;
+pub mod openapi;
 mod order_by;
 mod payload;
 mod points;
@@ -31,23 +32,39 @@ use vexfs_shard::filter::Filter;
 
 pub use self::error::Error;
 use crate::auth::Denied;
-use crate::http::{self, Handler, Request, ResponseHead};
+use crate::http::{self, Handler, Request, ResponseBody, ResponseHead};
 use crate::limits;
 use crate::router::{route, Route};
 use crate::runtime::core::Core;
 
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
 const PROMETHEUS: &str = "text/plain; version=0.0.4";
+
+/// Which port a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The API port: Qdrant's routes, and the admin routes unless they have their own port.
+    Api,
+    /// `[admin] port`: the admin routes, `/metrics` and the health probes only.
+    Admin,
+}
 
 /// The application behind each core's HTTP connections.
 pub struct App {
     core: Rc<Core>,
+    kind: Listener,
 }
 
 impl App {
-    pub fn new(core: Rc<Core>) -> Self {
-        App { core }
+    pub fn new(core: Rc<Core>, kind: Listener) -> Self {
+        App { core, kind }
+    }
+
+    /// Whether this port answers the admin routes and `/metrics`.
+    fn serves_admin(&self) -> bool {
+        self.kind == Listener::Admin || !self.core.shared.admin_port_separate
     }
 
     async fn dispatch(
@@ -112,9 +129,15 @@ impl App {
             Route::DeleteIndex(c, field) => index::delete(core, &c, &field, query, out).await,
             Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
             Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
-            Route::Root | Route::Healthz | Route::Livez | Route::Readyz | Route::Metrics => Err(
-                Error::Internal("service route reached the JSON dispatcher".into()),
-            ),
+            Route::Root
+            | Route::Healthz
+            | Route::Livez
+            | Route::Readyz
+            | Route::OpenApi
+            | Route::Docs
+            | Route::Metrics => Err(Error::Internal(
+                "service route reached the JSON dispatcher".into(),
+            )),
             Route::Snapshot(_) => Err(Error::Internal(
                 "snapshot route reached the JSON dispatcher".into(),
             )),
@@ -139,15 +162,22 @@ impl App {
 }
 
 impl Handler for App {
-    async fn handle(&self, req: Request<'_>, out: &mut Vec<u8>) -> ResponseHead {
+    async fn handle(&self, req: Request<'_>, out: &mut ResponseBody) -> ResponseHead {
         // A connection whose pipelined requests never wait on I/O (wait=false upserts on a
         // local shard) would otherwise keep the core from every other connection.
         glommio::yield_if_needed().await;
         let started = Instant::now();
-        if let Some(head) = crate::admin::handle(&self.core, &req, started, out).await {
-            return head;
+        if self.serves_admin() {
+            if let Some(head) = crate::admin::handle(&self.core, &req, started, out).await {
+                return head;
+            }
         }
-        let route = route(req.method, req.path);
+        let route = match route(req.method, req.path) {
+            Route::Metrics if !self.serves_admin() => Route::NotFound,
+            r @ (Route::Root | Route::Healthz | Route::Livez | Route::Readyz | Route::Metrics) => r,
+            _ if self.kind == Listener::Admin => Route::NotFound,
+            r => r,
+        };
         let _latency = crate::admin::LatencyTimer::start(&self.core, &route, started);
         match route {
             Route::Root => {
@@ -185,6 +215,20 @@ impl Handler for App {
                             content_type: JSON,
                         }
                     }
+                };
+            }
+            Route::OpenApi => {
+                out.extend_from_slice(openapi::document());
+                return ResponseHead {
+                    status: 200,
+                    content_type: JSON,
+                };
+            }
+            Route::Docs => {
+                out.extend_from_slice(openapi::DOCS_HTML.as_bytes());
+                return ResponseHead {
+                    status: 200,
+                    content_type: HTML,
                 };
             }
             Route::Readyz => {

@@ -1,5 +1,6 @@
 //! JSON shapes shared by several routes: vectors in, payload/vector selectors, points out.
 
+use schemars::JsonSchema;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -22,6 +23,26 @@ impl VectorInput {
             VectorInput::Dense(v) => vec![(String::new(), v)],
             VectorInput::Named(v) => v,
         }
+    }
+}
+
+/// What the deserializer below accepts.
+impl JsonSchema for VectorInput {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VectorInput".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let dense =
+            serde_json::json!({"type": "array", "items": {"type": "number", "format": "float"}});
+        schemars::json_schema!({
+            "description": "One dense vector (of the unnamed vector space), or dense vectors by \
+                            vector name.",
+            "anyOf": [
+                dense,
+                {"type": "object", "additionalProperties": dense}
+            ]
+        })
     }
 }
 
@@ -179,7 +200,7 @@ impl<'de> Deserialize<'de> for NamedValue {
 }
 
 /// `with_payload`: bool, list of keys, or `{include|exclude}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum WithPayload {
     Flag(bool),
@@ -187,7 +208,7 @@ pub enum WithPayload {
     Selector(PayloadSelectorIn),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayloadSelectorIn {
     #[serde(default)]
@@ -196,7 +217,7 @@ pub struct PayloadSelectorIn {
     exclude: Option<OneOrMany>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
@@ -229,7 +250,7 @@ impl WithPayload {
 }
 
 /// `with_vector` (alias `with_vectors`): bool or list of names.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum WithVector {
     Flag(bool),

@@ -4,6 +4,7 @@
 //! cannot be combined with it (pages continue with `start_from`), a point with several values
 //! appears once per value, and every record carries its `order_value`.
 
+use schemars::JsonSchema;
 use std::cmp::Ordering;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -20,14 +21,14 @@ use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
 /// `order_by`: a key, or `{key, direction, start_from}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OrderByIn {
     Key(String),
     Full(OrderBy),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBy {
     key: String,
@@ -35,7 +36,7 @@ pub struct OrderBy {
     start_from: Option<f64>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Direction {
     Asc,

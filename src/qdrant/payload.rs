@@ -1,13 +1,14 @@
 //! Payload and vector update routes: set, overwrite, delete and clear payload; update and
 //! delete vectors. Points are named by id or picked by a filter.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use vexfs_shard::filter::Filter;
-use vexfs_shard::{PointId, WriteOp};
+use vexfs_shard::{PointId, UpdateCondition, UpdateMode, WriteOp};
 
 use super::error::Error;
 use super::json::{parse_body, wait_param};
@@ -23,7 +24,7 @@ pub enum Target {
 }
 
 /// `{points}` or `{filter}` (Qdrant's `PointsSelector`).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetBody {
     points: Option<Vec<PointId>>,
@@ -60,11 +61,27 @@ fn target(
 pub struct Update {
     op: WriteOp,
     filter: Option<Filter>,
+    /// `update_mode` / `update_filter` of an operation aimed by id.
+    condition: Option<UpdateCondition>,
 }
 
 impl Update {
     pub fn by_ids(op: WriteOp) -> Update {
-        Update { op, filter: None }
+        Update {
+            op,
+            filter: None,
+            condition: None,
+        }
+    }
+
+    /// An operation by id that runs only on the points `condition` lets through.
+    pub fn conditional(op: WriteOp, condition: UpdateCondition) -> Update {
+        let unconditional = condition.filter.is_none() && condition.mode == UpdateMode::Upsert;
+        Update {
+            op,
+            filter: None,
+            condition: (!unconditional).then_some(condition),
+        }
     }
 
     pub fn aim(target: Target, make: impl FnOnce(Vec<PointId>) -> WriteOp) -> Update {
@@ -73,6 +90,7 @@ impl Update {
             Target::Filter(f) => Update {
                 op: make(Vec::new()),
                 filter: Some(f),
+                condition: None,
             },
         }
     }
@@ -82,13 +100,13 @@ impl Update {
             check_points(core, "points", self.op.point_count())?;
         }
         Ok(match self.filter {
-            None => ops::write(core, name, self.op, wait).await?,
+            None => ops::write_if(core, name, self.op, self.condition, wait).await?,
             Some(f) => ops::write_by_filter(core, name, f, self.op, wait).await?,
         })
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPayloadBody {
     payload: Map<String, Value>,
@@ -122,7 +140,7 @@ impl SetPayloadBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeletePayloadBody {
     keys: Vec<String>,
@@ -139,37 +157,39 @@ impl DeletePayloadBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PointVectorsIn {
     id: PointId,
     vector: VectorInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVectorsBody {
     points: Vec<PointVectorsIn>,
     shard_key: Option<Value>,
-    update_filter: Option<Value>,
+    update_filter: Option<Filter>,
 }
 
 impl UpdateVectorsBody {
     pub fn into_op(self) -> Result<Update, Error> {
         refuse_shard_key(&self.shard_key)?;
-        if self.update_filter.is_some() {
-            return Err(Error::unsupported("update_filter"));
-        }
-        Ok(Update::by_ids(WriteOp::UpdateVectors(
+        let condition = UpdateCondition {
+            filter: check_filter(self.update_filter)?,
+            mode: UpdateMode::Upsert,
+        };
+        let op = WriteOp::UpdateVectors(
             self.points
                 .into_iter()
                 .map(|p| (p.id, p.vector.into_named()))
                 .collect(),
-        )))
+        );
+        Ok(Update::conditional(op, condition))
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteVectorsBody {
     vector: Vec<String>,

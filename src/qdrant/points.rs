@@ -1,32 +1,44 @@
 //! Point routes: upsert, get, retrieve, delete, count, scroll.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use vexfs_shard::filter::Filter;
-use vexfs_shard::{PayloadSelector, PointId, PointWrite, VectorSelector, WriteOp};
+use vexfs_shard::{
+    PayloadSelector, PointId, PointWrite, UpdateCondition, UpdateMode, VectorSelector, WriteOp,
+};
 
 use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::{seq, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector};
-use super::payload::{Target, TargetBody};
+use super::payload::{Target, TargetBody, Update};
 use super::{check_filter, check_limit, check_points, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpsertBody {
     points: Option<Vec<PointIn>>,
     batch: Option<BatchIn>,
     shard_key: Option<Value>,
-    update_filter: Option<Value>,
-    update_mode: Option<Value>,
+    update_filter: Option<Filter>,
+    update_mode: Option<UpdateModeIn>,
 }
 
-#[derive(Deserialize)]
+/// Qdrant's `UpdateMode`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum UpdateModeIn {
+    Upsert,
+    InsertOnly,
+    UpdateOnly,
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PointIn {
     id: PointId,
@@ -34,7 +46,7 @@ struct PointIn {
     payload: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchIn {
     ids: Vec<PointId>,
@@ -42,7 +54,7 @@ struct BatchIn {
     payloads: Option<Vec<Option<Map<String, Value>>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum BatchVectors {
     Unnamed(Vec<Vec<f32>>),
@@ -86,15 +98,18 @@ fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
 }
 
 impl UpsertBody {
-    pub fn into_points(self) -> Result<Vec<PointWrite>, Error> {
+    /// The points to write and the condition they are written under.
+    pub fn into_update(self) -> Result<Update, Error> {
         refuse_shard_key(&self.shard_key)?;
-        if self.update_filter.is_some() {
-            return Err(Error::unsupported("update_filter"));
-        }
-        if self.update_mode.is_some() {
-            return Err(Error::unsupported("update_mode"));
-        }
-        match (self.points, self.batch) {
+        let condition = UpdateCondition {
+            filter: check_filter(self.update_filter)?,
+            mode: match self.update_mode {
+                None | Some(UpdateModeIn::Upsert) => UpdateMode::Upsert,
+                Some(UpdateModeIn::InsertOnly) => UpdateMode::InsertOnly,
+                Some(UpdateModeIn::UpdateOnly) => UpdateMode::UpdateOnly,
+            },
+        };
+        let points = match (self.points, self.batch) {
             (Some(p), None) => Ok(p
                 .into_iter()
                 .map(|p| PointWrite {
@@ -105,7 +120,8 @@ impl UpsertBody {
                 .collect()),
             (None, Some(b)) => batch_points(b),
             _ => Err(Error::format("expected exactly one of `points` or `batch`")),
-        }
+        }?;
+        Ok(Update::conditional(WriteOp::Upsert(points), condition))
     }
 }
 
@@ -118,9 +134,8 @@ pub async fn upsert(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let wait = wait_param(query)?;
-    let points = parse_body::<UpsertBody>(body)?.into_points()?;
-    check_points(core, "points", points.len())?;
-    let op = ops::write(core, name, WriteOp::Upsert(points), wait).await?;
+    let update = parse_body::<UpsertBody>(body)?.into_update()?;
+    let op = update.run(core, name, wait).await?;
     write_result(out, &UpdateResult::new(op, wait))
 }
 
@@ -177,9 +192,9 @@ pub async fn get(core: &Rc<Core>, name: &str, id: &str, out: &mut Vec<u8>) -> Re
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RetrieveBody {
+pub(super) struct RetrieveBody {
     ids: Vec<PointId>,
     with_payload: Option<WithPayload>,
     #[serde(alias = "with_vectors")]
@@ -209,9 +224,9 @@ pub async fn retrieve(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CountBody {
+pub(super) struct CountBody {
     filter: Option<Filter>,
     exact: Option<bool>,
     shard_key: Option<Value>,
@@ -233,9 +248,9 @@ pub async fn count(
     write_result(out, &serde_json::json!({ "count": n }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScrollBody {
+pub(super) struct ScrollBody {
     offset: Option<PointId>,
     limit: Option<usize>,
     filter: Option<Filter>,

@@ -6,13 +6,14 @@
 //! `application/octet-stream`, and `?wait=false` answers 202 `{"status":"accepted"}` while the
 //! job goes on in the background (Qdrant's default for these routes is to wait).
 //!
-//! Limits: a download is buffered whole (at most `SNAPSHOT_DOWNLOAD_MAX_BYTES`); an upload
+//! Limits: a download is streamed from disk a piece at a time (any size); an upload
 //! must fit the request body limit (`[limits] body_max_bytes`, 32 MiB by default); recovery
 //! from a location takes only `file://` paths under `<storage>/snapshots/` (the server has no
 //! outbound network, and a path anywhere else would let a client read any file).
 
 mod multipart;
 
+use schemars::JsonSchema;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use super::error::Error;
 use super::json::{bool_param, parse_body};
 use super::{push_f64, write_result, JSON};
-use crate::http::{self, Request, ResponseHead};
+use crate::http::{self, BodyStream, Request, ResponseBody, ResponseHead};
 use crate::router::{query_param, SnapshotRoute};
 use crate::runtime::core::Core;
 use crate::runtime::error::RuntimeError;
@@ -38,8 +39,8 @@ enum Reply {
     Json(Vec<u8>),
     /// `?wait=false`: the job runs on in the background.
     Accepted,
-    /// A snapshot file.
-    File(Vec<u8>),
+    /// A snapshot file, streamed from disk.
+    File(BodyStream),
 }
 
 /// Answers one snapshot route (authorization already checked).
@@ -48,7 +49,7 @@ pub(super) async fn handle(
     route: SnapshotRoute,
     req: Request<'_>,
     started: Instant,
-    out: &mut Vec<u8>,
+    out: &mut ResponseBody,
 ) -> ResponseHead {
     let result = run(core, route, req).await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -73,8 +74,8 @@ pub(super) async fn handle(
                 content_type: JSON,
             }
         }
-        Ok(Reply::File(bytes)) => {
-            out.extend_from_slice(&bytes);
+        Ok(Reply::File(stream)) => {
+            out.set_stream(stream);
             ResponseHead {
                 status: 200,
                 content_type: OCTET_STREAM,
@@ -146,10 +147,10 @@ async fn run(core: &Rc<Core>, route: SnapshotRoute, req: Request<'_>) -> Result<
         R::List(c) => json(&snapshots::list(core, Scope::Collection(c)).await?),
         R::ListFull => json(&snapshots::list(core, Scope::Full).await?),
         R::Download(c, name) => Ok(Reply::File(
-            snapshots::read(core, Scope::Collection(c), &name).await?,
+            snapshots::open_stream(core, Scope::Collection(c), &name).await?,
         )),
         R::DownloadFull(name) => Ok(Reply::File(
-            snapshots::read(core, Scope::Full, &name).await?,
+            snapshots::open_stream(core, Scope::Full, &name).await?,
         )),
         R::Delete(c, name) => delete(core, Scope::Collection(c), name, query).await,
         R::DeleteFull(name) => delete(core, Scope::Full, name, query).await,
@@ -177,7 +178,7 @@ async fn delete(core: &Rc<Core>, scope: Scope, name: String, query: &str) -> Res
 }
 
 /// Qdrant's `SnapshotPriority`; one node has no replicas, so every value means the same.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum Priority {
     NoSync,
@@ -185,9 +186,9 @@ enum Priority {
     Replica,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RecoverBody {
+pub(super) struct RecoverBody {
     location: String,
     #[allow(dead_code)] // accepted: see `Priority`
     priority: Option<Priority>,

@@ -35,6 +35,8 @@ pub struct Shared {
     pub points_per_request_max: usize,
     pub searches_per_batch_max: usize,
     pub api_keys: ApiKeys,
+    /// The admin routes have a port of their own (`[admin] port`), not the API port.
+    pub admin_port_separate: bool,
     /// How shards are opened (flush threshold, log growth step).
     pub shard_options: vexfs_shard::ShardOptions,
     pub started: Instant,

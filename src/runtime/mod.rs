@@ -29,7 +29,7 @@ use crate::auth::ApiKeys;
 use crate::config::Config;
 use crate::http::{serve_connection, serve_tls_connection, Shutdown};
 use crate::limits;
-use crate::qdrant::App;
+use crate::qdrant::{App, Listener};
 
 /// How long the start-up check waits for an existing listener to answer.
 const PORT_PROBE_TIMEOUT_MS: u64 = 200;
@@ -68,6 +68,10 @@ pub fn run(config: Config) -> Result<(), String> {
         })
         .map_err(|_| format!("cannot resolve server.host {:?}", config.server.host))?;
     probe_port(addr)?;
+    let admin_addr = config.admin.port.map(|p| SocketAddr::new(addr.ip(), p));
+    if let Some(a) = admin_addr {
+        probe_port(a)?;
+    }
     let shared = Arc::new(Shared {
         cores,
         storage_root: config.storage.path.clone(),
@@ -79,6 +83,7 @@ pub fn run(config: Config) -> Result<(), String> {
             wal_preallocate_bytes: config.storage.wal_preallocate_bytes,
             ..Default::default()
         },
+        admin_port_separate: admin_addr.is_some(),
         api_keys: ApiKeys::new(
             config.service.api_key.clone(),
             config.service.read_only_api_key.clone(),
@@ -104,7 +109,11 @@ pub fn run(config: Config) -> Result<(), String> {
             .name(&format!("vexfs-core-{id}"))
             .io_memory(io_memory)
             .spawn(move || async move {
-                if let Err(e) = serve_core(id, shared.clone(), mesh, addr, tls).await {
+                let addrs = Addrs {
+                    api: addr,
+                    admin: admin_addr,
+                };
+                if let Err(e) = serve_core(id, shared.clone(), mesh, addrs, tls).await {
                     // One failing core stops the whole server.
                     shared.stop.store(true, Ordering::Release);
                     let _ = err_tx.send(e);
@@ -125,13 +134,22 @@ pub fn run(config: Config) -> Result<(), String> {
     }
 }
 
+/// Where each core listens.
+#[derive(Clone, Copy)]
+struct Addrs {
+    api: SocketAddr,
+    /// The admin routes' own port, if configured.
+    admin: Option<SocketAddr>,
+}
+
 async fn serve_core(
     id: usize,
     shared: Arc<Shared>,
     mesh: MeshBuilder<CoreMsg, glommio::channels::channel_mesh::Full>,
-    addr: SocketAddr,
+    addrs: Addrs,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(), String> {
+    let addr = addrs.api;
     let (senders, receivers) = mesh
         .join()
         .await
@@ -149,6 +167,12 @@ async fn serve_core(
     });
     spawn_mesh_receivers(&core, receivers);
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let admin_listener = match addrs.admin {
+        Some(a) => Some(
+            TcpListener::bind(a).map_err(|e| format!("cannot listen on admin port {a}: {e}"))?,
+        ),
+        None => None,
+    };
     catalog::load_all(&core)
         .await
         .map_err(|e| format!("core {id}: loading collections failed: {e}"))?;
@@ -156,9 +180,17 @@ async fn serve_core(
         .await
         .map_err(|e| format!("core {id}: loading quotas failed: {e}"))?;
     shared.loaded.fetch_add(1, Ordering::AcqRel);
-    tracing::info!(core = id, %addr, tls = tls.is_some(), "core serving");
-    accept_loop(&core, &listener, tls.map(TlsAcceptor::from)).await;
+    tracing::info!(core = id, %addr, admin = ?addrs.admin, tls = tls.is_some(), "core serving");
+    let tls = tls.map(TlsAcceptor::from);
+    let api = accept_loop(&core, &listener, tls.clone(), Listener::Api);
+    match &admin_listener {
+        Some(admin) => {
+            future::zip(api, accept_loop(&core, admin, tls, Listener::Admin)).await;
+        }
+        None => api.await,
+    }
     drop(listener);
+    drop(admin_listener);
     drain(&core).await;
     Ok(())
 }
@@ -177,8 +209,13 @@ fn spawn_mesh_receivers(core: &Rc<Core>, mut receivers: Receivers<CoreMsg>) {
 }
 
 /// With `tls`, every accepted connection is served over TLS (never plain HTTP on that port).
-async fn accept_loop(core: &Rc<Core>, listener: &TcpListener, tls: Option<TlsAcceptor>) {
-    let app = Rc::new(App::new(core.clone()));
+async fn accept_loop(
+    core: &Rc<Core>,
+    listener: &TcpListener,
+    tls: Option<TlsAcceptor>,
+    kind: Listener,
+) {
+    let app = Rc::new(App::new(core.clone(), kind));
     loop {
         let stop = async {
             while !core.shared.stop.load(Ordering::Acquire) {

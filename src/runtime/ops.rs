@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use vexfs_io::dma::DmaStorage;
 use vexfs_shard::filter::{Filter, JsonPath};
 use vexfs_shard::score::Objective;
-use vexfs_shard::Shard;
+use vexfs_shard::{Shard, UpdateCondition};
 
 use super::catalog::{owner_core, Collection};
 use super::core::Core;
@@ -51,6 +51,18 @@ pub async fn write(
     op: WriteOp,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
+    write_if(core, name, op, None, wait).await
+}
+
+/// [`write`] under a condition (`update_mode`, `update_filter`), which each owning core
+/// resolves against its shard's points right before logging ([`Shard::write_if`]).
+pub async fn write_if(
+    core: &Rc<Core>,
+    name: &str,
+    op: WriteOp,
+    condition: Option<UpdateCondition>,
+    wait: bool,
+) -> Result<OperationId, RuntimeError> {
     let coll = collection(core, name)?;
     if consumes_resources(&op) {
         super::quotas::check(core)?;
@@ -78,6 +90,7 @@ pub async fn write(
         name,
         shard_number,
         split_by_shard(op, shard_number).into_iter(),
+        condition.map(Arc::new),
         wait,
     )
     .await
@@ -153,6 +166,7 @@ async fn write_parts(
     name: &str,
     shard_number: usize,
     parts: impl Iterator<Item = (usize, WriteOp)>,
+    condition: Option<Arc<UpdateCondition>>,
     wait: bool,
 ) -> Result<OperationId, RuntimeError> {
     let cores = core.cores();
@@ -166,6 +180,7 @@ async fn write_parts(
     }
     let calls = by_core.into_iter().map(|(target, ops)| {
         let name = name.to_owned();
+        let condition = condition.clone();
         core.submit_to(target, move |c| async move {
             let coll = collection(&c, &name)?;
             let mut pending = Vec::with_capacity(ops.len());
@@ -173,8 +188,13 @@ async fn write_parts(
                 let shard = coll.shards[s].clone().ok_or_else(|| {
                     RuntimeError::Internal(format!("shard {s} is not on core {}", c.id))
                 })?;
-                let lsn = shard.write(op)?;
-                pending.push((shard, lsn));
+                let lsn = match &condition {
+                    None => Some(shard.write(op)?),
+                    Some(cond) => shard.write_if(op, cond)?,
+                };
+                if let Some(lsn) = lsn {
+                    pending.push((shard, lsn));
+                }
             }
             flush(pending, wait).await
         })

@@ -26,7 +26,7 @@ pub const USAGE_REFRESH_MS: u64 = 100;
 pub const RELEASE_MARGIN_DEFAULT_PERCENT: u8 = 5;
 
 /// Qdrant's `QuotaConfig`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaConfig {
     #[serde(default)]

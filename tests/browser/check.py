@@ -245,6 +245,27 @@ def main():
         print(f"with key: status {text!r}")
         print(f"routes on the page: {rows}")
         print(f"cores on the page: {cores}")
+
+        # The API reference page renders every operation of /openapi.json (no key needed).
+        doc = json.loads(http("GET", args.base + "/openapi.json")[1])
+        want = sum(len(item) for item in doc["paths"].values())
+        driver.open(args.base + "/docs")
+        shown = driver.wait(
+            "the operations of /openapi.json",
+            f"const n = document.querySelectorAll('details.op').length;"
+            f"return n >= {want} ? n : null;",
+        )
+        error = driver.js("return document.getElementById('error').textContent;")
+        if error or shown != want:
+            raise SystemExit(f"/docs shows {shown} of {want} operations; error {error!r}")
+        linked = driver.js(
+            "const d = document.querySelector('details.op[data-op=upsert_points]');"
+            "d.open = true; return [...d.querySelectorAll('a')].map(a => a.textContent);"
+        )
+        if "UpsertBody" not in linked:
+            raise SystemExit(f"upsert_points links {linked}, not its UpsertBody schema")
+        driver.screenshot(os.path.join(args.out, "docs.png"))
+        print(f"/docs: {shown} operations rendered, upsert links {linked}")
     finally:
         shot = os.path.join(args.out, "admin-dashboard.png")
         try:

@@ -3,7 +3,8 @@
 # missing, starts the server with an API key, sends a few requests of several kinds, opens
 # /admin/dashboard?api_key=… in headless chromium (driven over WebDriver by check.py, Python
 # standard library only), waits until the page has refreshed and shows those routes with the
-# right counts, and saves a screenshot.
+# right counts, and saves a screenshot; then opens /docs and checks it renders every operation of
+# /openapi.json.
 #
 # Usage: bash tests/browser/run.sh
 # Env:   VEXFS_BIN        server binary (default: <repo>/target/release/vexfs-unified-server)

@@ -32,14 +32,25 @@ impl Server {
 
     /// Starts with extra TOML appended to the generated config (e.g. a `[limits]` section).
     pub fn start_with_config(extra: &str) -> Server {
+        Server::start_prepared(extra, |_| Ok(())).expect("no preparation to fail")
+    }
+
+    /// [`Server::start_with_config`], after `prepare` has been given the storage directory
+    /// (created, empty) to set up, e.g. as a mount point; its error is returned unstarted.
+    pub fn start_prepared(
+        extra: &str,
+        prepare: impl FnOnce(&std::path::Path) -> Result<(), String>,
+    ) -> Result<Server, String> {
         let mut s = Server {
             port: free_port(),
             dir: tempfile::tempdir().expect("tempdir"),
             child: None,
             extra_config: extra.to_owned(),
         };
+        std::fs::create_dir_all(s.storage()).expect("storage dir");
+        prepare(&s.storage())?;
         s.spawn();
-        s
+        Ok(s)
     }
 
     pub fn storage(&self) -> PathBuf {

@@ -1018,3 +1018,34 @@ def test_durability_across_restart(fresh_server, dataset, kill):
         _compare_snapshots(before[name], after[name], f"{name} after second {kind} restart")
     verify_against_expected(c, after)
     c.close()
+
+
+@pytest.mark.skipif(client_flavor() == "old", reason="update_filter/update_mode arrived in newer clients")
+def test_conditional_upsert_update_filter_and_mode(client):
+    name = "conditional_coll"
+    if client.collection_exists(name):
+        client.delete_collection(name)
+    client.create_collection(
+        collection_name=name,
+        vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT),
+    )
+    client.upsert(name, wait=True, points=[
+        models.PointStruct(id=i, vector=[float(i), 1.0], payload={"tag": "old", "odd": i % 2 == 1})
+        for i in range(1, 5)
+    ])
+    odd = models.Filter(must=[models.FieldCondition(key="odd", match=models.MatchValue(value=True))])
+    client.upsert(name, wait=True, update_filter=odd, points=[
+        models.PointStruct(id=i, vector=[0.0, 1.0], payload={"tag": "new"}) for i in (1, 2, 5)
+    ])
+    tags = {p.id: p.payload["tag"] for p in client.retrieve(name, ids=[1, 2, 3, 4, 5])}
+    assert tags == {1: "new", 2: "old", 3: "old", 4: "old", 5: "new"}, tags
+
+    client.upsert(name, wait=True, update_mode=models.UpdateMode.INSERT_ONLY, points=[
+        models.PointStruct(id=i, vector=[0.0, 0.0], payload={"tag": "ins"}) for i in (3, 6)
+    ])
+    client.upsert(name, wait=True, update_mode=models.UpdateMode.UPDATE_ONLY, points=[
+        models.PointStruct(id=i, vector=[0.0, 0.0], payload={"tag": "upd"}) for i in (4, 7)
+    ])
+    tags = {p.id: p.payload["tag"] for p in client.retrieve(name, ids=list(range(1, 8)))}
+    assert tags == {1: "new", 2: "old", 3: "old", 4: "upd", 5: "new", 6: "ins"}, tags
+    client.delete_collection(name)

@@ -12,14 +12,14 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Fewest points of a closed ring (a triangle plus the repeated first point), as in GeoJSON.
 pub const RING_POINTS_MIN: usize = 4;
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeoPoint {
     pub lon: f64,
     pub lat: f64,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeoRadius {
     pub center: GeoPoint,
@@ -28,20 +28,20 @@ pub struct GeoRadius {
 }
 
 /// `top_left.lon > bottom_right.lon` means the box crosses the antimeridian.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeoBoundingBox {
     pub top_left: GeoPoint,
     pub bottom_right: GeoPoint,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeoLineString {
     pub points: Vec<GeoPoint>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeoPolygon {
     pub exterior: GeoLineString,

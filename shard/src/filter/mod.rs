@@ -17,6 +17,7 @@ mod eval;
 mod geo;
 mod model;
 mod path;
+mod schema;
 mod slice;
 mod text;
 mod validate;
@@ -29,7 +30,7 @@ mod tests_eval;
 #[cfg(test)]
 mod tests_logic;
 #[cfg(test)]
-mod tests_prop;
+pub(crate) mod tests_prop;
 #[cfg(test)]
 mod tests_ref;
 #[cfg(test)]

@@ -16,20 +16,23 @@ use crate::point_id::PointId;
 
 /// `must`: all hold; `should`: at least one holds (empty = no constraint, as Qdrant's server
 /// does); `must_not`: none holds; `min_should`: at least `min_count` of its conditions hold.
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "super::schema::one_or_many_conditions")]
     pub must: Vec<Condition>,
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "super::schema::one_or_many_conditions")]
     pub should: Vec<Condition>,
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "super::schema::one_or_many_conditions")]
     pub must_not: Vec<Condition>,
     #[serde(default)]
     pub min_should: Option<MinShould>,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinShould {
     pub conditions: Vec<Condition>,
@@ -51,7 +54,7 @@ pub enum Condition {
 
 /// A condition on the values at `key`. Exactly one of the optional parts must be set (checked
 /// by `validate`; Qdrant's handling of several at once is inconsistent, so they are refused).
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldCondition {
     pub key: JsonPath,
@@ -76,7 +79,7 @@ pub struct FieldCondition {
 }
 
 /// Bounds on the number of values (array length; 1 for a scalar; 0 for null or missing).
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValuesCount {
     pub lt: Option<usize>,
@@ -85,25 +88,25 @@ pub struct ValuesCount {
     pub lte: Option<usize>,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayloadField {
     pub key: JsonPath,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IsEmptyCondition {
     pub is_empty: PayloadField,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IsNullCondition {
     pub is_null: PayloadField,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HasIdCondition {
     /// Sorted and deduplicated, for binary search.
@@ -111,14 +114,14 @@ pub struct HasIdCondition {
     pub has_id: Vec<PointId>,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HasVectorCondition {
     /// Vector name; "" is the unnamed vector.
     pub has_vector: String,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NestedCondition {
     pub nested: Nested,
@@ -126,7 +129,7 @@ pub struct NestedCondition {
 
 /// `filter` must hold for one element of the array at `key` (all its conditions on the same
 /// element). `key` is stored with a trailing `[]`.
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Nested {
     #[serde(deserialize_with = "wildcard_path")]
@@ -134,7 +137,7 @@ pub struct Nested {
     pub filter: Filter,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SliceCondition {
     pub slice: Slice,

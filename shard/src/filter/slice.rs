@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::point_id::PointId;
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slice {
     pub total: u32,

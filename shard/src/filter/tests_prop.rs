@@ -9,7 +9,7 @@ use super::tests_ref::{ref_filter, ref_has_vector};
 use super::*;
 
 /// splitmix64: deterministic, dependency-free.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -20,11 +20,11 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Clone>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())].clone()
     }
 
@@ -35,7 +35,7 @@ impl Rng {
 
 const KEYS: [&str; 3] = ["a", "b", "c"];
 const WORDS: [&str; 4] = ["x", "y", "x y", "Y"];
-const PATHS: [&str; 9] = ["a", "b", "c", "a.b", "a[].b", "a[]", "c[0]", "a.c", "b[][]"];
+pub(crate) const PATHS: [&str; 9] = ["a", "b", "c", "a.b", "a[].b", "a[]", "c[0]", "a.c", "b[][]"];
 
 fn gen_value(r: &mut Rng, depth: usize) -> Value {
     let kinds = if depth == 0 { 5 } else { 7 };
@@ -50,7 +50,7 @@ fn gen_value(r: &mut Rng, depth: usize) -> Value {
     }
 }
 
-fn gen_object(r: &mut Rng, depth: usize) -> Map<String, Value> {
+pub(crate) fn gen_object(r: &mut Rng, depth: usize) -> Map<String, Value> {
     let mut obj = Map::new();
     for k in KEYS {
         if r.chance(60) {
@@ -72,7 +72,7 @@ fn gen_scalar_list(r: &mut Rng) -> Value {
     }
 }
 
-fn gen_field(r: &mut Rng) -> Value {
+pub(crate) fn gen_field(r: &mut Rng) -> Value {
     let key = r.pick(&PATHS);
     let check = match r.below(9) {
         0 => json!({"match": {"value": r.pick(&WORDS)}}),
@@ -114,7 +114,7 @@ fn gen_condition(r: &mut Rng, depth: usize, in_nested: bool) -> Value {
     }
 }
 
-fn gen_filter(r: &mut Rng, depth: usize, in_nested: bool) -> Value {
+pub(crate) fn gen_filter(r: &mut Rng, depth: usize, in_nested: bool) -> Value {
     let mut f = Map::new();
     for clause in ["must", "should", "must_not"] {
         if r.chance(45) {

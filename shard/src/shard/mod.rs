@@ -7,14 +7,14 @@
 //! - `seg-<lsn>.seg`: a segment holding the writes up to `lsn`;
 //! - `seg-<lsn>.seg.del-<lsn2>`: that segment's deletions as of the flush at `lsn2`;
 //! - `manifest.json`: which of those make up the shard, and where replay starts
-//!   ([`manifest`] explains why a manifest).
-//!
+//!   ([`manifest`] explains why a manifest);
 //! - `seg-<lsn>.seg.hnsw`: that segment's HNSW graphs (derived data, not in the manifest).
 //!
 //! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
 //! as a new segment in the background ([`flush`] has the steps and the crash argument);
 //! [`run_indexer`] then builds the segment's graphs ([`index`]).
 
+mod conditional;
 mod flush;
 mod index;
 mod manifest;
@@ -25,6 +25,8 @@ mod recover;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conditional;
 #[cfg(test)]
 mod tests_model;
 #[cfg(test)]
@@ -44,6 +46,7 @@ use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
 
+pub use conditional::{UpdateCondition, UpdateMode};
 use index::IndexCounters;
 pub use index::{run_indexer, IndexStats, HNSW_BUILD_CHUNK_POINTS};
 pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};

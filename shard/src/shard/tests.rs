@@ -53,11 +53,11 @@ pub(super) async fn open(fs: &MemStorage, options: ShardOptions) -> Shard<MemSto
         .unwrap()
 }
 
-fn n(i: u64) -> PointId {
+pub(super) fn n(i: u64) -> PointId {
     PointId::Num(i)
 }
 
-fn point(i: u64, k: i64) -> PointWrite {
+pub(super) fn point(i: u64, k: i64) -> PointWrite {
     let mut payload = Payload::new();
     payload.insert("k".into(), json!(k));
     PointWrite {
@@ -94,7 +94,7 @@ fn scroll_all(shard: &Shard<MemStorage>) -> Vec<u64> {
     ))
 }
 
-fn k_of(shard: &Shard<MemStorage>, i: u64) -> Option<serde_json::Value> {
+pub(super) fn k_of(shard: &Shard<MemStorage>, i: u64) -> Option<serde_json::Value> {
     let r = shard.get(n(i), &PayloadSelector::All, &VectorSelector::None)?;
     r.payload?.get("k").cloned()
 }

@@ -43,9 +43,10 @@ pub use recover::{recover_from_file, recover_from_upload};
 use super::catalog::COORDINATOR_CORE;
 use super::core::Core;
 use super::error::RuntimeError;
+use crate::http::BodyStream;
 
-/// Largest snapshot a download serves: the HTTP layer buffers whole responses in memory.
-pub const SNAPSHOT_DOWNLOAD_MAX_BYTES: u64 = 1 << 30;
+/// Piece size of a snapshot download: read from disk and sent one at a time.
+pub const SNAPSHOT_DOWNLOAD_CHUNK_BYTES: u64 = 1 << 20;
 
 const SNAPSHOTS_DIR: &str = "snapshots";
 const FULL_SNAPSHOTS_DIR: &str = "full-snapshots";
@@ -224,26 +225,45 @@ async fn describe(
     }))
 }
 
-/// The bytes of one snapshot (whole: see [`SNAPSHOT_DOWNLOAD_MAX_BYTES`]).
-pub async fn read(core: &Rc<Core>, scope: Scope, name: &str) -> Result<Vec<u8>, RuntimeError> {
+/// One snapshot file as a stream of [`SNAPSHOT_DOWNLOAD_CHUNK_BYTES`] pieces, so a download
+/// of any size holds one piece in memory at a time.
+pub async fn open_stream(
+    core: &Rc<Core>,
+    scope: Scope,
+    name: &str,
+) -> Result<BodyStream, RuntimeError> {
     let scope = resolve(core, scope)?;
     check_snapshot_name(name)?;
     let path = scope.dir(&core.shared.storage_root).join(name);
     let Some(file) = core.storage.open_read(&path).await? else {
         return Err(not_found(name));
     };
-    let size = file.size().await?;
-    if size > SNAPSHOT_DOWNLOAD_MAX_BYTES {
-        let _ = file.close().await;
-        return Err(RuntimeError::WrongInput(format!(
-            "Bad request: snapshot `{name}` is {size} bytes; downloads are limited to \
-             {SNAPSHOT_DOWNLOAD_MAX_BYTES} bytes (responses are buffered whole). Copy it from {}",
-            path.display()
-        )));
-    }
-    let data = file.read_at(0, size as usize).await?;
-    file.close().await?;
-    Ok(data)
+    let len = file.size().await?;
+    let chunks = futures_lite::stream::unfold(Some((file, 0u64)), move |state| async move {
+        let (file, pos) = state?;
+        if pos >= len {
+            if let Err(e) = file.close().await {
+                tracing::warn!("closing a downloaded snapshot: {e}");
+            }
+            return None;
+        }
+        let want = (len - pos).min(SNAPSHOT_DOWNLOAD_CHUNK_BYTES) as usize;
+        match file.read_at(pos, want).await {
+            Ok(chunk) if chunk.is_empty() => Some((
+                Err(std::io::Error::other("snapshot file shrank while read")),
+                None,
+            )),
+            Ok(chunk) => {
+                let next = pos + chunk.len() as u64;
+                Some((Ok(chunk), Some((file, next))))
+            }
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    Ok(BodyStream {
+        len,
+        chunks: Box::pin(chunks),
+    })
 }
 
 /// Deletes one snapshot; not found when it does not exist.
