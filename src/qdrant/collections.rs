@@ -202,7 +202,7 @@ pub async fn create(
 pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), Error> {
     let coll = core.catalog.borrow().get(name)?;
     let points = ops::count(core, name, None).await?;
-    let indexed = ops::indexed_vectors_count(core, name).await?;
+    let (indexed, indexing) = ops::index_state(core, name).await?;
     let x = &coll.config.extra;
     let mut config = json!({
         "params": {
@@ -221,7 +221,8 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
         config["metadata"] = x["metadata"].clone();
     }
     let info = json!({
-        "status": "green",
+        // Qdrant's yellow: optimizations (here: graph builds) are pending.
+        "status": if indexing { "yellow" } else { "green" },
         "optimizer_status": "ok",
         "indexed_vectors_count": indexed,
         "points_count": points,

@@ -290,16 +290,23 @@ pub async fn count(
     Ok(parts.into_iter().sum())
 }
 
-/// Vectors held in HNSW graphs over all shards (Qdrant's `indexed_vectors_count`).
-pub async fn indexed_vectors_count(core: &Rc<Core>, name: &str) -> Result<usize, RuntimeError> {
+/// Vectors held in HNSW graphs over all shards (Qdrant's `indexed_vectors_count`), and
+/// whether any shard has a segment waiting for its graphs.
+pub async fn index_state(core: &Rc<Core>, name: &str) -> Result<(usize, bool), RuntimeError> {
     let parts = fan_out(core, name, |coll| {
         Ok(coll
             .local_shards()
-            .map(|(_, s)| s.indexed_vectors_count())
-            .sum::<usize>())
+            .fold((0, false), |(n, pending), (_, s)| {
+                (
+                    n + s.indexed_vectors_count(),
+                    pending || s.indexing_pending(),
+                )
+            }))
     })
     .await?;
-    Ok(parts.into_iter().sum())
+    Ok(parts
+        .into_iter()
+        .fold((0, false), |(n, p), (m, q)| (n + m, p || q)))
 }
 
 /// Points in each shard, by shard id.

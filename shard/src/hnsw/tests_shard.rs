@@ -133,7 +133,9 @@ fn indexer_builds_searches_use_it_and_reopen_loads_it() {
         let shard = open(&fs).await;
         fill(&shard).await;
         assert_eq!(shard.indexed_segment_count(), 0);
+        assert!(shard.indexing_pending());
         assert!(shard.index_next().await.unwrap());
+        assert!(!shard.indexing_pending());
         assert!(!shard.index_next().await.unwrap(), "nothing left to index");
         assert_eq!(shard.indexed_segment_count(), 1);
         assert_eq!(shard.indexed_vectors_count(), POINTS as usize);

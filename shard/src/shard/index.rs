@@ -93,6 +93,12 @@ impl<S: Storage> Shard<S> {
         parts.segments.iter().filter(|e| e.index.is_some()).count()
     }
 
+    /// Whether a segment waits for its graphs (or is being indexed): Qdrant reports such a
+    /// collection as `yellow`.
+    pub fn indexing_pending(&self) -> bool {
+        self.next_to_index().is_some()
+    }
+
     /// Wakes the indexer (a new segment was installed, or settings changed).
     pub fn wake_indexer(&self) {
         self.index_wanted.notify(usize::MAX);
@@ -114,6 +120,9 @@ impl<S: Storage> Shard<S> {
                     .iter()
                     .enumerate()
                     .filter_map(|(c, info)| {
+                        // Cheap bound first: segments below the threshold are asked about on
+                        // every wake and every collection info request.
+                        settings.wants_graph(&info.name, seg.live_len(), info.dim)?;
                         // Live vectors decide (deleted ones are not indexed either).
                         let vectors = (0..seg.len() as u32)
                             .filter(|&s| seg.has_vector(c, s) && !seg.is_deleted(s))
