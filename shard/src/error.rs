@@ -25,6 +25,8 @@ pub enum Error {
     Io(#[from] vexfs_io::Error),
     #[error(transparent)]
     Segment(#[from] crate::segment::SegmentError),
+    #[error(transparent)]
+    Hnsw(#[from] crate::hnsw::HnswError),
     /// The shard's collection was deleted while the operation was under way.
     #[error("Not found: the collection was deleted")]
     Closed,

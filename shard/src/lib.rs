@@ -6,6 +6,7 @@
 pub mod distance;
 pub mod error;
 pub mod filter;
+pub mod hnsw;
 pub mod op;
 pub mod payload_index;
 pub mod point_id;
@@ -23,5 +24,8 @@ pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
 pub use schema::{Distance, ShardSchema, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
-pub use shard::{run_flusher, OptimizerOptions, Shard, ShardOptions, UpdateCondition, UpdateMode};
+pub use shard::{
+    run_flusher, run_indexer, IndexStats, OptimizerOptions, Shard, ShardOptions, UpdateCondition,
+    UpdateMode,
+};
 pub use store::{PointStore, SearchParams};

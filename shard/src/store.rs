@@ -51,6 +51,14 @@ pub struct SearchParams<'a> {
     pub threshold: Option<f32>,
     /// Only points matching this filter are candidates.
     pub filter: Option<&'a Filter>,
+    /// Beam width of graph searches (Qdrant's `params.hnsw_ef`); `None`: the graph's
+    /// `ef_construct`. Never below `top`.
+    pub hnsw_ef: Option<usize>,
+    /// Scan every part, ignoring graphs (Qdrant's `params.exact`).
+    pub exact: bool,
+    /// Leave out parts without a graph that are above the full-scan threshold (Qdrant's
+    /// `params.indexed_only`).
+    pub indexed_only: bool,
 }
 
 impl PointStore {

@@ -210,6 +210,7 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
     let coll = core.catalog.borrow().get(name)?;
     let points = ops::count(core, name, None).await?;
     let optimizers = catalog::optimizers(core, name).await?;
+    let (indexed, indexing) = ops::index_state(core, name).await?;
     let x = &coll.config.extra;
     let mut config = json!({
         "params": {
@@ -227,19 +228,19 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
     if !x["metadata"].is_null() {
         config["metadata"] = x["metadata"].clone();
     }
-    // Red when an optimizer stopped on an error (it stays stopped until restart), yellow
-    // while one runs.
+    // Red when an optimizer stopped on an error (it stays stopped until restart); yellow
+    // while one runs or segments wait for their graphs (Qdrant: optimizations pending).
     let error = optimizers.iter().find_map(|o| o.report.error.clone());
     let running = optimizers.iter().any(|o| o.report.running.is_some());
     let (status, optimizer_status) = match error {
         Some(e) => ("red", json!({ "error": e })),
-        None if running => ("yellow", json!("ok")),
+        None if running || indexing => ("yellow", json!("ok")),
         None => ("green", json!("ok")),
     };
     let info = json!({
         "status": status,
         "optimizer_status": optimizer_status,
-        "indexed_vectors_count": 0,
+        "indexed_vectors_count": indexed,
         "points_count": points,
         "segments_count": optimizers.iter().map(|o| o.parts).sum::<usize>(),
         "config": config,

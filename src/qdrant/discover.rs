@@ -17,7 +17,7 @@ use vexfs_shard::{PointId, ScoredRecord};
 use super::error::Error;
 use super::lookup::Lookup;
 use super::model::{WithPayload, WithVector};
-use super::recommend::{example_vectors, run_query, Example, Query};
+use super::recommend::{example_vectors, run_query_with, Example, Query};
 use super::search::{answer_batch, answer_one};
 use super::search::{check_params, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
@@ -123,7 +123,7 @@ struct DiscoverBody {
 
 async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<ScoredRecord>, Error> {
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let lookup = Lookup::parse(req.lookup_from)?;
     let using = req.using.unwrap_or_default();
     let pairs = req.context.unwrap_or_default();
@@ -141,7 +141,7 @@ async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<Score
             vectors: WithVector::selector(req.with_vector),
         },
     };
-    run_query(core, name, query, plan).await
+    run_query_with(core, name, query, plan, index).await
 }
 
 /// `POST /collections/{name}/points/discover`

@@ -21,12 +21,12 @@ use super::json::parse_body;
 use super::lookup::Lookup;
 use super::model::{seq, RecordOut, ScoredOut, WithPayload, WithVector};
 use super::query::{resolve_query, staged_hits, Staged};
-use super::recommend::{self, run_query, Example, Examples, Query, Strategy};
+use super::recommend::{self, run_query_with, Example, Examples, Query, Strategy};
 use super::search::{check_params, named_vector, unnamed, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, refuse_shard_key, write_result};
 use crate::limits;
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, ReadShape};
+use crate::runtime::ops::{self, IndexParams, ReadShape};
 
 /// Candidates fetched first, per hit wanted (`limit × group_size`): groups are rarely filled
 /// from exactly as many candidates, since points share groups or lack the key.
@@ -108,6 +108,8 @@ struct Source {
     filter: Option<Filter>,
     payload: PayloadSelector,
     vectors: VectorSelector,
+    /// The request's search `params`.
+    index: IndexParams,
 }
 
 struct Group {
@@ -204,7 +206,7 @@ async fn grouped(
                     filter: Some(filter.clone()),
                     shape,
                 };
-                run_query(core, name, query.clone(), plan).await?
+                run_query_with(core, name, query.clone(), plan, src.index).await?
             }
             Ranker::Staged(staged) => {
                 let mut staged = Staged::clone(staged);
@@ -311,7 +313,7 @@ pub async fn search_groups(
 ) -> Result<(), Error> {
     let req: SearchGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let g = Grouping::new(&req.group_by, req.group_size, req.limit, req.with_lookup)?;
     let (vector_name, vector) = named_vector(req.vector)?;
     let src = Source {
@@ -322,6 +324,7 @@ pub async fn search_groups(
         filter: check_filter(req.filter)?,
         payload: WithPayload::selector(req.with_payload, false),
         vectors: WithVector::selector(req.with_vector),
+        index,
     };
     finish(core, name, src, g, out).await
 }
@@ -370,7 +373,7 @@ pub async fn recommend_groups(
 ) -> Result<(), Error> {
     let req: RecommendGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let lookup = Lookup::parse(req.lookup_from)?;
     let g = Grouping::new(&req.group_by, req.group_size, req.limit, req.with_lookup)?;
     let using = req.using.unwrap_or_default();
@@ -389,6 +392,7 @@ pub async fn recommend_groups(
         filter: check_filter(req.filter)?,
         payload: WithPayload::selector(req.with_payload, false),
         vectors: WithVector::selector(req.with_vector),
+        index,
     };
     finish(core, name, src, g, out).await
 }
@@ -422,7 +426,7 @@ pub async fn query_groups(
 ) -> Result<(), Error> {
     let req: QueryGroupsBody = parse_body(body)?;
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let g = Grouping::new(
         &req.group_by,
         req.group_size.unwrap_or(QUERY_GROUP_SIZE_DEFAULT),
@@ -448,6 +452,7 @@ pub async fn query_groups(
                 filter,
                 payload: WithPayload::selector(req.with_payload, false),
                 vectors: WithVector::selector(req.with_vector),
+                index,
             }
         }
         (prefetch, query) => Source {
@@ -465,6 +470,8 @@ pub async fn query_groups(
             filter,
             payload: WithPayload::selector(req.with_payload, false),
             vectors: WithVector::selector(req.with_vector),
+            // Staged queries search with the collection's defaults (see `query::Staged`).
+            index,
         },
     };
     finish(core, name, src, g, out).await

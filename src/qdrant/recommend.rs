@@ -20,7 +20,7 @@ use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, ObjectiveSearch, ReadShape};
+use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape};
 
 /// A recommendation example: a stored point or a raw vector.
 #[derive(Deserialize, Clone)]
@@ -166,18 +166,20 @@ pub async fn example_vectors(
     Ok(out)
 }
 
-/// Runs a resolved query with `plan`'s limits, filter and shape (`plan.vector` is replaced).
-/// Excluded points are removed before the offset is applied, as in [`nearest`].
-pub async fn run_query(
+/// Runs a resolved query with `plan`'s limits, filter and shape (`plan.vector` is replaced)
+/// and the request's search `params`. Excluded points are removed before the offset is
+/// applied, as in [`nearest`].
+pub async fn run_query_with(
     core: &Rc<Core>,
     name: &str,
     query: Query,
     mut plan: Plan,
+    index: IndexParams,
 ) -> Result<Vec<ScoredRecord>, Error> {
     let objective = match query {
         Query::Vector(v) => {
             plan.vector = v;
-            return nearest(core, name, plan).await;
+            return nearest(core, name, plan, index).await;
         }
         Query::Objective(o) => o,
     };
@@ -194,6 +196,7 @@ pub async fn run_query(
             score_threshold: plan.score_threshold,
             filter: plan.filter,
             shape: plan.shape,
+            index,
         },
     )
     .await?;
@@ -235,7 +238,7 @@ struct RecommendBody {
 
 async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<ScoredRecord>, Error> {
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let lookup = Lookup::parse(req.lookup_from)?;
     let using = req.using.unwrap_or_default();
     let examples = Examples {
@@ -257,7 +260,7 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
             vectors: WithVector::selector(req.with_vector),
         },
     };
-    run_query(core, name, query, plan).await
+    run_query_with(core, name, query, plan, index).await
 }
 
 /// `POST /collections/{name}/points/recommend`

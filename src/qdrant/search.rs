@@ -14,28 +14,36 @@ use super::json::parse_body;
 use super::model::{seq, ScoredOut, WithPayload, WithVector};
 use super::{check_batch, check_filter, check_limit, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, ReadShape, SearchRequest};
+use crate::runtime::ops::{self, IndexParams, ReadShape, SearchRequest};
 
-/// Search parameters (`params`); search is exact, so they cannot make results worse.
+/// Search parameters (`params`): how segments with an HNSW graph are searched.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParamsIn {
-    #[allow(dead_code)]
     hnsw_ef: Option<u64>,
-    #[allow(dead_code)]
     exact: Option<bool>,
     quantization: Option<Value>,
-    #[allow(dead_code)]
     indexed_only: Option<bool>,
+    /// ACORN only changes how a filtered graph walk expands; walks here already pass
+    /// through filtered-out nodes, so it is accepted and has no further effect.
     #[allow(dead_code)]
     acorn: Option<Value>,
 }
 
-pub fn check_params(p: &Option<SearchParamsIn>) -> Result<(), Error> {
-    if p.as_ref().is_some_and(|p| p.quantization.is_some()) {
+/// Checks `params` and returns what the engine uses of them.
+pub fn check_params(p: &Option<SearchParamsIn>) -> Result<IndexParams, Error> {
+    let Some(p) = p else {
+        return Ok(IndexParams::default());
+    };
+    if p.quantization.is_some() {
         return Err(Error::unsupported("params.quantization"));
     }
-    Ok(())
+    Ok(IndexParams {
+        // Clamped by the engine (HNSW_MAX_EF); a u64 above usize saturates.
+        hnsw_ef: p.hnsw_ef.map(|e| usize::try_from(e).unwrap_or(usize::MAX)),
+        exact: p.exact.unwrap_or(false),
+        indexed_only: p.indexed_only.unwrap_or(false),
+    })
 }
 
 /// A resolved nearest-neighbour search: one query vector, and the points to leave out
@@ -53,7 +61,12 @@ pub struct Plan {
 
 /// Runs a plan. Excluded points are removed before the offset is applied, so they cannot
 /// shift the page.
-pub async fn nearest(core: &Rc<Core>, name: &str, plan: Plan) -> Result<Vec<ScoredRecord>, Error> {
+pub async fn nearest(
+    core: &Rc<Core>,
+    name: &str,
+    plan: Plan,
+    index: IndexParams,
+) -> Result<Vec<ScoredRecord>, Error> {
     let (limit, offset) = fetch_window(&plan);
     let page = (plan.offset, plan.limit);
     let exclude = plan.exclude;
@@ -68,6 +81,7 @@ pub async fn nearest(core: &Rc<Core>, name: &str, plan: Plan) -> Result<Vec<Scor
             score_threshold: plan.score_threshold,
             filter: plan.filter,
             shape: plan.shape,
+            index,
         },
     )
     .await?;
@@ -227,7 +241,7 @@ async fn run_search(
     req: SearchBody,
 ) -> Result<Vec<ScoredRecord>, Error> {
     refuse_shard_key(&req.shard_key)?;
-    check_params(&req.params)?;
+    let index = check_params(&req.params)?;
     let (vector_name, vector) = named_vector(req.vector)?;
     let plan = Plan {
         vector_name,
@@ -242,7 +256,7 @@ async fn run_search(
             vectors: WithVector::selector(req.with_vector),
         },
     };
-    nearest(core, name, plan).await
+    nearest(core, name, plan, index).await
 }
 
 /// `POST /collections/{name}/points/search`

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use vexfs_io::dma::DmaStorage;
 use vexfs_io::Storage;
+use vexfs_shard::hnsw::{ColumnIndexSettings, IndexSettings, DEFAULT_INDEXING_THRESHOLD_KB};
 use vexfs_shard::shard::{OptimizationKind, OptimizerReport};
-use vexfs_shard::{run_flusher, OptimizerOptions, Shard, ShardSchema};
+use vexfs_shard::{run_flusher, run_indexer, OptimizerOptions, Shard, ShardSchema};
 
 use super::core::Core;
 use super::error::RuntimeError;
@@ -90,6 +91,50 @@ pub fn owner_core(shard: usize, cores: usize) -> usize {
     shard % cores
 }
 
+/// The shard's index settings from the collection's Qdrant configuration: `hnsw_config`
+/// (m, ef_construct, full_scan_threshold), each vector's own `hnsw_config` over it, and
+/// `optimizers_config.indexing_threshold` (null: Qdrant's default; 0 disables indexing).
+pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
+    let x = &config.extra;
+    let read = |h: &serde_json::Value, base: ColumnIndexSettings| {
+        let get = |k: &str, d: usize| {
+            h.get(k)
+                .and_then(serde_json::Value::as_u64)
+                .map_or(d, |v| usize::try_from(v).unwrap_or(usize::MAX))
+        };
+        ColumnIndexSettings {
+            m: get("m", base.m),
+            ef_construct: get("ef_construct", base.ef_construct),
+            full_scan_threshold_kb: get("full_scan_threshold", base.full_scan_threshold_kb),
+        }
+    };
+    let default = read(&x["hnsw_config"], ColumnIndexSettings::default());
+    let columns = config
+        .schema
+        .vectors
+        .iter()
+        .map(|v| {
+            // The unnamed vector's settings sit in the `vectors` object itself.
+            let shown = if config.unnamed_vector {
+                &x["vectors"]
+            } else {
+                &x["vectors"][v.name.as_str()]
+            };
+            (v.name.clone(), read(&shown["hnsw_config"], default))
+        })
+        .collect();
+    let indexing_threshold_kb = x["optimizer_config"]["indexing_threshold"]
+        .as_u64()
+        .map_or(DEFAULT_INDEXING_THRESHOLD_KB, |v| {
+            usize::try_from(v).unwrap_or(usize::MAX)
+        });
+    IndexSettings {
+        indexing_threshold_kb,
+        default,
+        columns,
+    }
+}
+
 /// Opens the shards of `name` owned by `core` and registers the collection there.
 async fn install(
     core: &Rc<Core>,
@@ -113,10 +158,13 @@ async fn install(
         .await
         .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", dir.display())))?;
         shard.set_optimizer_options(optimizer_options(&config.extra));
+        shard.set_index_settings(index_settings(&config));
         let shard = Rc::new(shard);
         // Writes the mutable part out as segments and optimizes them in the background; ends
         // with the shard.
         glommio::spawn_local(run_flusher(Rc::downgrade(&shard))).detach();
+        // Builds the HNSW graphs of segments large enough; ends with the shard.
+        glommio::spawn_local(run_indexer(Rc::downgrade(&shard))).detach();
         shards.push(Some(shard));
     }
     let collection = Rc::new(Collection {
@@ -368,8 +416,12 @@ where
                     let mut cat = c.catalog.borrow_mut();
                     if let Some(old) = cat.collections.get(&name) {
                         let options = optimizer_options(&config.extra);
+                        // Index settings apply to segments indexed and searches started from
+                        // now on.
+                        let settings = index_settings(&config);
                         for (_, shard) in old.local_shards() {
                             shard.set_optimizer_options(options);
+                            shard.set_index_settings(settings.clone());
                         }
                         let updated = Collection {
                             name: name.clone(),

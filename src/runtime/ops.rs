@@ -290,6 +290,25 @@ pub async fn count(
     Ok(parts.into_iter().sum())
 }
 
+/// Vectors held in HNSW graphs over all shards (Qdrant's `indexed_vectors_count`), and
+/// whether any shard has a segment waiting for its graphs.
+pub async fn index_state(core: &Rc<Core>, name: &str) -> Result<(usize, bool), RuntimeError> {
+    let parts = fan_out(core, name, |coll| {
+        Ok(coll
+            .local_shards()
+            .fold((0, false), |(n, pending), (_, s)| {
+                (
+                    n + s.indexed_vectors_count(),
+                    pending || s.indexing_pending(),
+                )
+            }))
+    })
+    .await?;
+    Ok(parts
+        .into_iter()
+        .fold((0, false), |(n, p), (m, q)| (n + m, p || q)))
+}
+
 /// Points in each shard, by shard id.
 pub async fn shard_counts(
     core: &Rc<Core>,
@@ -403,6 +422,17 @@ pub async fn scroll(
     Ok((all, next))
 }
 
+/// How a search may use the HNSW graphs (Qdrant's search `params`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexParams {
+    /// Beam width; `None`: each graph's `ef_construct`.
+    pub hnsw_ef: Option<usize>,
+    /// Scan everything, ignore graphs.
+    pub exact: bool,
+    /// Leave out unindexed parts above the full-scan threshold.
+    pub indexed_only: bool,
+}
+
 /// A nearest-neighbour search.
 #[derive(Clone, Debug)]
 pub struct SearchRequest {
@@ -413,9 +443,10 @@ pub struct SearchRequest {
     pub score_threshold: Option<f32>,
     pub filter: Option<Filter>,
     pub shape: ReadShape,
+    pub index: IndexParams,
 }
 
-/// Exact search over all shards, merged; scores as Qdrant reports them.
+/// Search over all shards, merged; scores as Qdrant reports them.
 pub async fn search(
     core: &Rc<Core>,
     name: &str,
@@ -440,6 +471,9 @@ pub async fn search(
             top,
             threshold,
             filter: r.filter.as_ref(),
+            hnsw_ef: r.index.hnsw_ef,
+            exact: r.index.exact,
+            indexed_only: r.index.indexed_only,
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {
@@ -474,9 +508,10 @@ pub struct ObjectiveSearch {
     pub score_threshold: Option<f32>,
     pub filter: Option<Filter>,
     pub shape: ReadShape,
+    pub index: IndexParams,
 }
 
-/// Exact search by a custom objective over all shards, merged best first (ties by id).
+/// Search by a custom objective over all shards, merged best first (ties by id).
 /// Scores are the objective's own: no distance post-processing.
 pub async fn search_objective(
     core: &Rc<Core>,
@@ -506,6 +541,9 @@ pub async fn search_objective(
             top,
             threshold: r.score_threshold,
             filter: r.filter.as_ref(),
+            hnsw_ef: r.index.hnsw_ef,
+            exact: r.index.exact,
+            indexed_only: r.index.indexed_only,
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {

@@ -331,6 +331,9 @@ fn records_and_search_match_the_mutable_store() {
             top: 10,
             threshold: None,
             filter: None,
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
         };
         let expected: Vec<(f32, PointId)> = store
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

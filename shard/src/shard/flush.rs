@@ -204,6 +204,7 @@ impl<S: Storage> Shard<S> {
                     file,
                     sidecar: None,
                     persisted_deleted,
+                    index: None,
                 });
             }
             *self.manifest.borrow_mut() = manifest.clone();

@@ -48,11 +48,10 @@ pub fn sidecar_file_name(segment: &str, lsn: Lsn) -> String {
     format!("{segment}.del-{lsn:020}")
 }
 
-/// Name of the vector index of `segment`, built next to it by the indexer; it lives and dies
+/// Name of the vector index of a segment, built next to it by the indexer; it lives and dies
 /// with the segment.
-pub fn index_file_name(segment: &str) -> String {
-    format!("{segment}.hnsw")
-}
+#[cfg(test)]
+pub use crate::hnsw::index_file_name;
 
 /// Whether `name` is a file this module creates (segments, sidecars, their temp files).
 pub fn is_segment_file(name: &str) -> bool {

@@ -10,14 +10,17 @@
 //! - `<segment>.hnsw`: a segment's vector index, removed with it;
 //! - `seg-<lsn>.seg.del-<lsn2>`: that segment's deletions as of the flush at `lsn2`;
 //! - `manifest.json`: which of those make up the shard, and where replay starts
-//!   ([`manifest`] explains why a manifest).
+//!   ([`manifest`] explains why a manifest);
+//! - `seg-<lsn>.seg.hnsw`: that segment's HNSW graphs (derived data, not in the manifest).
 //!
 //! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
 //! as a new segment in the background ([`flush`] has the steps and the crash argument). The
-//! same task then merges small segments and vacuums deleted points ([`optimize`]).
+//! same task then merges small segments and vacuums deleted points ([`optimize`]);
+//! [`run_indexer`] builds the graphs of new segments ([`index`]).
 
 mod conditional;
 mod flush;
+mod index;
 mod manifest;
 mod optimize;
 mod options;
@@ -37,6 +40,7 @@ mod tests_optimize;
 mod tests_snapshot;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Weak;
 
@@ -44,11 +48,14 @@ use event_listener::Event;
 use vexfs_io::Storage;
 
 use crate::error::{Error, Result};
+use crate::hnsw::IndexSettings;
 use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
 
 pub use conditional::{UpdateCondition, UpdateMode};
+use index::IndexCounters;
+pub use index::{run_indexer, IndexStats, HNSW_BUILD_CHUNK_POINTS};
 pub use manifest::{Manifest, ManifestSegment, MANIFEST_FILE_NAME};
 pub use optimize::{
     merged_segment_name, name_uuid, OptimizationKind, OptimizationReport, OptimizationStatus,
@@ -89,6 +96,13 @@ pub struct Shard<S: Storage> {
     optimizer: Cell<OptimizerOptions>,
     /// What the optimizer is doing and did.
     optimizer_state: RefCell<optimize::OptimizerState>,
+    /// How segments are indexed and searched ([`Shard::set_index_settings`]).
+    index_settings: RefCell<IndexSettings>,
+    /// Notified when the index settings change and when the shard is closed or dropped.
+    index_wanted: Event,
+    index_counters: IndexCounters,
+    /// Segments whose index build failed; skipped until the shard is reopened.
+    index_failed: RefCell<BTreeSet<String>>,
 }
 
 impl<S: Storage> Shard<S> {
@@ -97,6 +111,7 @@ impl<S: Storage> Shard<S> {
     pub fn close(&self) {
         self.closed.set(true);
         self.flush_wanted.notify(usize::MAX);
+        self.index_wanted.notify(usize::MAX);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -184,8 +199,9 @@ impl<S: Storage> Shard<S> {
 
 impl<S: Storage> Drop for Shard<S> {
     fn drop(&mut self) {
-        // Lets a waiting `run_flusher` see the shard is gone and end.
+        // Lets a waiting `run_flusher` (and `run_indexer`) see the shard is gone and end.
         self.flush_wanted.notify(usize::MAX);
+        self.index_wanted.notify(usize::MAX);
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::hnsw::HnswIndex;
 use crate::op::{PointWrite, WriteOp};
 use crate::point_id::PointId;
 use crate::schema::ShardSchema;
@@ -37,6 +38,8 @@ pub(super) struct SegmentEntry {
     /// Deleted slots covered by the file's bitmap and `sidecar`. Deletions only grow, so the
     /// segment has unpersisted ones exactly when its count differs.
     pub persisted_deleted: usize,
+    /// Its HNSW graphs, once built or loaded (`<file>.hnsw`).
+    pub index: Option<HnswIndex>,
 }
 
 impl SegmentEntry {

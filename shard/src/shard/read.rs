@@ -9,6 +9,7 @@ use super::parts::{Loc, Parts};
 use super::Shard;
 use crate::error::Result;
 use crate::filter::Filter;
+use crate::hnsw::search_segment;
 use crate::point_id::PointId;
 use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
@@ -185,12 +186,27 @@ impl<S: Storage> Shard<S> {
         vectors: &VectorSelector,
     ) -> Result<Vec<(f32, Record)>> {
         let parts = self.parts.borrow();
+        let settings = self.index_settings.borrow().column(params.vector_name);
         let mut top = TopK::new(params.top);
-        // Also refuses an unknown vector name before any segment is looked at.
-        parts
-            .mutable
-            .search_into_by(params, scorer, &mut top, |_| false, Loc::Mutable)?;
-        if let Some(f) = &parts.frozen {
+        // The mutable and frozen parts have no graph: `indexed_only` leaves them out when
+        // they are above the full-scan threshold ("only indexed or small segments").
+        let small = |points: usize| {
+            !params.indexed_only || points <= settings.full_scan_vectors(scorer.dim())
+        };
+        // Refuses an unknown vector name or a wrong dimension before any part is searched.
+        let spec = self.schema.spec(params.vector_name)?;
+        if spec.dim != scorer.dim() {
+            return Err(crate::error::Error::Dimension {
+                expected: spec.dim,
+                got: scorer.dim(),
+            });
+        }
+        if small(parts.mutable.len()) {
+            parts
+                .mutable
+                .search_into_by(params, scorer, &mut top, |_| false, Loc::Mutable)?;
+        }
+        if let Some(f) = parts.frozen.as_ref().filter(|f| small(f.store.len())) {
             f.store.search_into_by(
                 params,
                 scorer,
@@ -200,8 +216,15 @@ impl<S: Storage> Shard<S> {
             )?;
         }
         for (i, e) in parts.segments.iter().enumerate() {
-            e.segment
-                .search_into_by(params, scorer, &mut top, |slot| Loc::Segment(i, slot));
+            search_segment(
+                &e.segment,
+                e.index.as_ref(),
+                params,
+                &settings,
+                scorer,
+                &mut top,
+                |slot| Loc::Segment(i, slot),
+            );
         }
         Ok(top
             .into_sorted()

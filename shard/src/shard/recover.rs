@@ -1,5 +1,5 @@
-//! Opening a shard: the segments the manifest names (with their sidecars), then the log from
-//! the manifest's `flushed_lsn + 1` replayed over them.
+//! Opening a shard: the segments the manifest names (with their sidecars and HNSW indexes),
+//! then the log from the manifest's `flushed_lsn + 1` replayed over them.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -8,10 +8,12 @@ use std::path::Path;
 use event_listener::Event;
 use vexfs_io::Storage;
 
-use super::manifest::{index_file_name, is_segment_file, Manifest};
+use super::index::IndexCounters;
+use super::manifest::{is_segment_file, Manifest};
 use super::parts::{Parts, SegmentEntry};
 use super::{OptimizerOptions, Shard, ShardOptions};
 use crate::error::Result;
+use crate::hnsw::{index_file_name, segment_of_index_file, HnswIndex, IndexSettings};
 use crate::op::WriteOp;
 use crate::schema::ShardSchema;
 use crate::segment::{read_deleted, Segment, SegmentError};
@@ -29,6 +31,7 @@ impl<S: Storage + Clone> Shard<S> {
         storage.create_dir_all(dir).await?;
         let manifest = Manifest::load(storage, dir).await?;
         let mut parts = Parts::new(schema.clone());
+        let counters = IndexCounters::default();
         for m in &manifest.segments {
             let path = dir.join(&m.file);
             let mut segment = Segment::open(storage, &path).await?;
@@ -50,14 +53,17 @@ impl<S: Storage + Clone> Shard<S> {
                 };
                 segment.apply_deleted(&set)?;
             }
+            let index = load_index(storage, dir, &m.file, &segment, &counters).await?;
             parts.segments.push(SegmentEntry {
                 persisted_deleted: segment.deleted().count(),
                 segment,
                 file: m.file.clone(),
                 sidecar: m.deleted.clone(),
+                index,
             });
         }
         remove_unreferenced(storage, dir, &manifest).await?;
+        remove_index_temp_files(storage, dir).await?;
 
         let wal_options = WalOptions {
             policy: options.policy,
@@ -84,13 +90,57 @@ impl<S: Storage + Clone> Shard<S> {
             snapshot_pins: Cell::new(0),
             optimizer: Cell::new(OptimizerOptions::default()),
             optimizer_state: RefCell::new(Default::default()),
+            index_settings: RefCell::new(IndexSettings::default()),
+            index_wanted: Event::new(),
+            index_counters: counters,
+            index_failed: RefCell::new(BTreeSet::new()),
         })
     }
 }
 
-/// Removes segment files, sidecars and segment indexes the manifest does not name: the output
-/// of a flush or optimization that did not reach its commit, the sidecars a later flush
-/// replaced, the segments an optimization replaced, and their `.hnsw` files.
+/// The index of `file` if a valid one is on disk. A damaged or mismatched one is logged and
+/// removed (the indexer rebuilds it); only I/O errors other than a missing file fail the open.
+async fn load_index<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    file: &str,
+    segment: &Segment,
+    counters: &IndexCounters,
+) -> Result<Option<HnswIndex>> {
+    let path = dir.join(index_file_name(file));
+    let refused = match HnswIndex::open(storage, &path).await {
+        Ok(None) => return Ok(None),
+        Ok(Some(index)) => match index.check_segment(segment) {
+            Ok(()) => {
+                counters.loaded.set(counters.loaded.get() + 1);
+                return Ok(Some(index));
+            }
+            Err(e) => e,
+        },
+        Err(crate::hnsw::HnswError::Io { source, .. }) => return Err(source.into()),
+        Err(e) => e,
+    };
+    tracing::warn!("{refused}; removing it, it will be rebuilt");
+    counters.refused.set(counters.refused.get() + 1);
+    storage.remove_file(&path).await?;
+    storage.sync_dir(dir).await?;
+    Ok(None)
+}
+
+/// Removes temp files of index writes cut short (no indexer runs during an open).
+async fn remove_index_temp_files<S: Storage>(storage: &S, dir: &Path) -> Result<()> {
+    for name in storage.list_dir(dir).await? {
+        if is_segment_file(&name) && name.ends_with(".hnsw.tmp") {
+            storage.remove_file(&dir.join(&name)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes segment files, sidecars and indexes the manifest does not name (directly, or as
+/// the segment of an index): the output of a flush that did not reach its commit, the
+/// sidecars a later flush replaced, the indexes of segments merged away. An index being
+/// written (`<segment>.hnsw.tmp`) of a named segment is kept: the indexer may be writing it.
 pub(super) async fn remove_unreferenced<S: Storage>(
     storage: &S,
     dir: &Path,
@@ -104,7 +154,11 @@ pub(super) async fn remove_unreferenced<S: Storage>(
         .collect();
     let mut removed = false;
     for name in storage.list_dir(dir).await? {
-        if is_segment_file(&name) && !referenced.contains(&name) {
+        let index_of = segment_of_index_file(name.strip_suffix(".tmp").unwrap_or(&name));
+        if index_of.is_some_and(|seg| referenced.contains(seg)) {
+            continue;
+        }
+        if is_segment_file(&name) && !referenced.contains(name.as_str()) {
             storage.remove_file(&dir.join(&name)).await?;
             removed = true;
         }

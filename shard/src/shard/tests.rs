@@ -151,6 +151,9 @@ fn search_merges_all_parts_into_one_top_k() {
             top: 5,
             threshold: None,
             filter: None,
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
         };
         let hits = shard
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

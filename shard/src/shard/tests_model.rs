@@ -298,6 +298,9 @@ fn check(shard: &Shard<MemStorage>, model: &Model, rng: &mut Rng, ctx: &str) {
             top,
             threshold: None,
             filter: filtered.then_some(&filter),
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
         };
         let got: Vec<(u32, u64)> = shard
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

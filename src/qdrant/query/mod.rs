@@ -28,7 +28,7 @@ use super::error::Error;
 use super::json::parse_body;
 use super::lookup::Lookup;
 use super::model::{seq, ScoredOut, WithPayload, WithVector};
-use super::recommend::{run_query, Query};
+use super::recommend::{run_query_with, Query};
 use super::search::{unnamed, Plan, SearchParamsIn};
 use super::{check_batch, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
@@ -98,7 +98,7 @@ async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<QueryPoi
             filter: root.filter,
             shape,
         };
-        let hits = run_query(core, name, query, plan).await?;
+        let hits = run_query_with(core, name, query, plan, root.index).await?;
         return Ok(hits
             .into_iter()
             .map(|hit| QueryPoint {

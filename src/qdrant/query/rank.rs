@@ -20,7 +20,7 @@ use crate::qdrant::discover;
 use crate::qdrant::error::Error;
 use crate::qdrant::lookup::Lookup;
 use crate::qdrant::order_by;
-use crate::qdrant::recommend::{self, run_query, Query};
+use crate::qdrant::recommend::{self, run_query_with, Query};
 use crate::qdrant::search::{nearest, stored_vectors, Plan};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
@@ -94,7 +94,7 @@ pub async fn ranked(
         filter: scope.filter,
         shape: ReadShape::default(),
     };
-    let hits = run_query(core, name, query, plan).await?;
+    let hits = run_query_with(core, name, query, plan, scope.index).await?;
     Ok(hits.iter().map(Hit::from_scored).collect())
 }
 
@@ -134,7 +134,7 @@ pub async fn diverse(
             vectors: VectorSelector::Names(vec![using.to_owned()]),
         },
     };
-    let found = nearest(core, name, plan).await?;
+    let found = nearest(core, name, plan, scope.index).await?;
     let candidates = found
         .into_iter()
         .filter_map(|s| {

@@ -31,7 +31,7 @@ use crate::qdrant::lookup::Lookup;
 use crate::qdrant::search::{check_params, SearchParamsIn};
 use crate::qdrant::{check_filter, check_limit};
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, ReadShape};
+use crate::runtime::ops::{self, IndexParams, ReadShape};
 
 /// Qdrant's default `limit` of a prefetch and of a query.
 pub const STAGE_LIMIT_DEFAULT: usize = 10;
@@ -52,6 +52,8 @@ pub struct Stage {
     pub score_threshold: Option<f32>,
     pub limit: usize,
     pub lookup: Option<Lookup>,
+    /// The stage's search `params`.
+    pub index: IndexParams,
 }
 
 /// Qdrant's `Prefetch`.
@@ -84,7 +86,7 @@ impl Stage {
     /// Parses a stage and its prefetch tree. `depth` is its nesting level; `count` the
     /// prefetches seen so far in the request.
     pub fn parse(input: StageIn, depth: usize, count: &mut usize) -> Result<Stage, Error> {
-        check_params(&input.params)?;
+        let index = check_params(&input.params)?;
         let prefetch = match input.prefetch {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items,
@@ -144,6 +146,7 @@ impl Stage {
             score_threshold: input.score_threshold,
             limit: check_limit(input.limit.unwrap_or(STAGE_LIMIT_DEFAULT))?,
             lookup: Lookup::parse(input.lookup_from)?,
+            index,
         })
     }
 }
@@ -169,6 +172,7 @@ pub fn run<'a>(
                     filter,
                     threshold: stage.score_threshold,
                     window,
+                    index: stage.index,
                 },
             )
             .await;
@@ -183,6 +187,7 @@ pub fn run<'a>(
             filter,
             threshold: stage.score_threshold,
             window,
+            index: stage.index,
         };
         over_candidates(
             core,
@@ -202,6 +207,8 @@ pub struct Scope {
     pub filter: Option<Filter>,
     pub threshold: Option<f32>,
     pub window: usize,
+    /// Search `params` of the stage.
+    pub index: IndexParams,
 }
 
 impl Scope {
@@ -262,6 +269,7 @@ async fn over_candidates(
         filter: Some(with_ids(scope.filter.as_ref(), &ids)),
         threshold: scope.threshold,
         window: scope.window,
+        index: scope.index,
     };
     match query {
         None => {

@@ -382,6 +382,8 @@ impl<S: Storage> Shard<S> {
             segment,
             file,
             sidecar: None,
+            // A new segment: the indexer builds its graphs (woken below).
+            index: None,
         });
         for (k, s) in sources.iter().enumerate() {
             let source = &parts.segments[s.index].segment;
@@ -407,6 +409,8 @@ impl<S: Storage> Shard<S> {
         if let Some(e) = entry {
             parts.segments.insert(at, e);
         }
+        drop(parts);
+        self.wake_indexer();
     }
 }
 
