@@ -100,6 +100,11 @@ pub struct Args {
     /// `recall`: concurrent clients per row, comma-separated (one connection each).
     #[arg(long, default_value = "1,64")]
     pub clients: String,
+    /// `recall`: generate vectors around this many random centres (Gaussian spread
+    /// `CLUSTER_SPREAD` per coordinate) instead of uniformly; real embeddings are clustered,
+    /// uniform 128-dim data is the hard case for any graph index. 0 = uniform.
+    #[arg(long, default_value_t = 0)]
+    pub clusters: usize,
     /// `recall`: load base vectors from this `.fvecs` file instead of generating them.
     #[arg(long, value_name = "FILE")]
     pub fvecs: Option<std::path::PathBuf>,

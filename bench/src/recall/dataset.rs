@@ -17,6 +17,19 @@ pub const TAG_FIELD: &str = "tag";
 pub const FILTER_TAG: u8 = 0;
 /// Seed offset of the query vectors, so they are not copies of base vectors.
 const QUERY_SEED_SALT: u64 = 0x51_7cc1_b727_220a;
+/// Standard deviation of each coordinate around its cluster centre (centres are spread over
+/// [-1, 1), so clusters overlap little but are not points).
+pub const CLUSTER_SPREAD: f32 = 0.15;
+/// Uniform draws summed for one approximately Gaussian draw (Irwin–Hall).
+const GAUSSIAN_TERMS: usize = 6;
+
+/// A draw of mean 0 and deviation about 1: the sum of uniform [-1, 1) draws, rescaled.
+fn gaussian(rng: &mut Rng) -> f32 {
+    let sum: f32 = (0..GAUSSIAN_TERMS).map(|_| rng.unit()).sum();
+    // Each uniform [-1, 1) draw has variance 1/3.
+    sum / (GAUSSIAN_TERMS as f32 / 3.0).sqrt()
+}
+
 /// Largest dimension accepted from a file (Qdrant's own limit).
 const FVECS_DIM_MAX: usize = 65_536;
 
@@ -60,6 +73,43 @@ impl Dataset {
             tags,
             queries,
             source: format!("generated uniform [-1,1)^{dim}, seed {seed:#x}"),
+        }
+    }
+
+    /// Vectors scattered around `clusters` centres drawn uniformly from [-1, 1)^dim: each
+    /// coordinate is the centre's plus Gaussian noise of deviation [`CLUSTER_SPREAD`]. Queries
+    /// come from the same mixture (fresh noise around random centres). Tags as in
+    /// [`Dataset::generate`].
+    pub fn clustered(
+        points: usize,
+        queries: usize,
+        dim: usize,
+        clusters: usize,
+        seed: u64,
+    ) -> Dataset {
+        let mut rng = Rng::new(seed);
+        let centres: Vec<f32> = (0..clusters * dim).map(|_| rng.unit()).collect();
+        let around = |rng: &mut Rng, n: usize| -> Vec<f32> {
+            let mut out = Vec::with_capacity(n * dim);
+            for _ in 0..n {
+                let c = rng.below(clusters as u64) as usize;
+                let centre = &centres[c * dim..(c + 1) * dim];
+                out.extend(centre.iter().map(|x| x + CLUSTER_SPREAD * gaussian(rng)));
+            }
+            out
+        };
+        let base = around(&mut rng, points);
+        let tags = tags(points, &mut rng);
+        let mut qrng = Rng::new(seed ^ QUERY_SEED_SALT);
+        let queries = around(&mut qrng, queries);
+        Dataset {
+            dim,
+            base,
+            tags,
+            queries,
+            source: format!(
+                "generated: {clusters} clusters in [-1,1)^{dim}, spread {CLUSTER_SPREAD}, seed {seed:#x}"
+            ),
         }
     }
 
@@ -177,6 +227,30 @@ mod tests {
         assert!(parse_fvecs(&fvecs(&[&[1.0], &[1.0, 2.0]]), 10).is_err());
         assert!(parse_fvecs(&(-1i32).to_le_bytes(), 10).is_err());
         assert!(parse_fvecs(&[], 10).is_err());
+    }
+
+    #[test]
+    fn clustered_sets_stay_near_their_centres() {
+        let d = Dataset::clustered(2000, 10, 16, 20, 7);
+        assert_eq!(d.base, Dataset::clustered(2000, 10, 16, 20, 7).base);
+        assert_eq!((d.len(), d.query_count()), (2000, 10));
+        // Mean squared distance to the nearest other point is far below that of uniform data.
+        let sq =
+            |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum() };
+        let nearest = |set: &Dataset, i: usize| {
+            (0..200)
+                .filter(|&j| j != i)
+                .map(|j| sq(set.vector(i), set.vector(j)))
+                .fold(f32::INFINITY, f32::min)
+        };
+        let u = Dataset::generate(2000, 10, 16, 7);
+        let (c_mean, u_mean): (f32, f32) = (0..50)
+            .map(|i| (nearest(&d, i), nearest(&u, i)))
+            .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+        assert!(
+            c_mean * 2.0 < u_mean,
+            "clustered {c_mean}, uniform {u_mean}"
+        );
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub fn run(args: &Args) -> Result<(), String> {
             args.queries,
             args.seed,
         )?,
+        None if args.clusters > 0 => {
+            Dataset::clustered(points, args.queries, args.dim, args.clusters, args.seed)
+        }
         None => Dataset::generate(points, args.queries, args.dim, args.seed),
     };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
