@@ -16,7 +16,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use vexfs_io::dma::DmaStorage;
 use vexfs_io::Storage;
+use vexfs_shard::filter::JsonPath;
 use vexfs_shard::hnsw::{ColumnIndexSettings, IndexSettings, DEFAULT_INDEXING_THRESHOLD_KB};
+use vexfs_shard::payload_index::IndexKind;
 use vexfs_shard::shard::{OptimizationKind, OptimizerReport};
 use vexfs_shard::{run_flusher, run_indexer, OptimizerOptions, Shard, ShardSchema};
 
@@ -94,6 +96,23 @@ pub fn owner_core(shard: usize, cores: usize) -> usize {
 /// The shard's index settings from the collection's Qdrant configuration: `hnsw_config`
 /// (m, ef_construct, full_scan_threshold), each vector's own `hnsw_config` over it, and
 /// `optimizers_config.indexing_threshold` (null: Qdrant's default; 0 disables indexing).
+/// The indexed payload keys of a collection, for its shards' payload indexes. A schema is
+/// `"keyword"` or `{"type": "keyword", …}`; keys and types the routes accepted always parse.
+pub fn payload_index_defs(config: &CollectionConfig) -> Vec<(JsonPath, IndexKind)> {
+    config
+        .payload_indexes
+        .iter()
+        .filter_map(|(key, schema)| {
+            let kind = match schema {
+                serde_json::Value::String(s) => s.as_str(),
+                serde_json::Value::Object(m) => m.get("type")?.as_str()?,
+                _ => return None,
+            };
+            Some((JsonPath::parse(key).ok()?, IndexKind::parse(kind)?))
+        })
+        .collect()
+}
+
 pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
     let x = &config.extra;
     let read = |h: &serde_json::Value, base: ColumnIndexSettings| {
@@ -159,6 +178,7 @@ async fn install(
         .map_err(|e| RuntimeError::ShardOpen(format!("{}: {e}", dir.display())))?;
         shard.set_optimizer_options(optimizer_options(&config.extra));
         shard.set_index_settings(index_settings(&config));
+        shard.set_payload_indexes(payload_index_defs(&config));
         let shard = Rc::new(shard);
         // Writes the mutable part out as segments and optimizes them in the background; ends
         // with the shard.
@@ -419,9 +439,11 @@ where
                         // Index settings apply to segments indexed and searches started from
                         // now on.
                         let settings = index_settings(&config);
+                        let payload_defs = payload_index_defs(&config);
                         for (_, shard) in old.local_shards() {
                             shard.set_optimizer_options(options);
                             shard.set_index_settings(settings.clone());
+                            shard.set_payload_indexes(payload_defs.clone());
                         }
                         let updated = Collection {
                             name: name.clone(),

@@ -1,9 +1,13 @@
 //! Searching one segment column: through its graph or by a scan, chosen per request the way
 //! Qdrant chooses (`exact`, filter cardinality against `full_scan_threshold`, `indexed_only`).
+//! With a payload index that answers the filter, its candidate slots are the cardinality (an
+//! upper bound) and, when few, the only slots scanned.
 
 use super::index::HnswIndex;
 use super::settings::ColumnIndexSettings;
+use crate::distance::Metric;
 use crate::filter::Filter;
+use crate::payload_index::{Candidates, PayloadIndex};
 use crate::score::Scorer;
 use crate::segment::Segment;
 use crate::store::SearchParams;
@@ -32,10 +36,12 @@ pub fn estimate_matching(segment: &Segment, column: usize, filter: Option<&Filte
 }
 
 /// How one segment is searched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SegmentPlan {
     /// Scan every slot.
     Exact,
+    /// Scan only these slots (the payload index's candidates for the filter).
+    ExactSlots(Vec<u32>),
     /// Walk the graph with this beam width.
     Graph { ef: usize },
     /// `indexed_only`: a large segment without a graph is left out.
@@ -48,24 +54,35 @@ pub fn plan(
     index: Option<&HnswIndex>,
     params: &SearchParams<'_>,
     settings: &ColumnIndexSettings,
+    candidates: &Candidates,
 ) -> SegmentPlan {
     let Some(column) = segment.column(params.vector_name) else {
         return SegmentPlan::Exact;
     };
     let dim = segment.columns()[column].dim;
     let small = settings.full_scan_vectors(dim);
+    let scan = || match candidates {
+        Candidates::Slots(c) => SegmentPlan::ExactSlots(c.clone()),
+        Candidates::All => SegmentPlan::Exact,
+    };
     let graph = index.and_then(|i| i.graph(params.vector_name));
     let Some(graph) = graph else {
         if params.indexed_only && segment.live_len() > small {
             return SegmentPlan::Skip;
         }
-        return SegmentPlan::Exact;
+        return scan();
     };
     if params.exact {
-        return SegmentPlan::Exact;
+        return scan();
     }
-    if params.filter.is_some() && estimate_matching(segment, column, params.filter) < small {
-        return SegmentPlan::Exact;
+    if params.filter.is_some() {
+        let matching = match candidates {
+            Candidates::Slots(c) => c.len(),
+            Candidates::All => estimate_matching(segment, column, params.filter),
+        };
+        if matching < small {
+            return scan();
+        }
     }
     let ef = params
         .hnsw_ef
@@ -76,19 +93,32 @@ pub fn plan(
 
 /// Searches `segment` as [`plan`] says, pushing `(score, id, tag(slot))` into `top` like
 /// [`Segment::search_into_by`].
+#[allow(clippy::too_many_arguments)]
 pub fn search_segment<T, S: Scorer>(
     segment: &Segment,
     index: Option<&HnswIndex>,
+    payload: Option<&PayloadIndex>,
     params: &SearchParams<'_>,
     settings: &ColumnIndexSettings,
     scorer: &S,
     top: &mut TopK<T>,
     mut tag: impl FnMut(u32) -> T,
 ) {
-    let ef = match plan(segment, index, params, settings) {
+    let candidates = match (payload, params.filter) {
+        (Some(p), Some(f)) => p.candidates(f),
+        _ => Candidates::All,
+    };
+    let ef = match plan(segment, index, params, settings, &candidates) {
         SegmentPlan::Skip => return,
         SegmentPlan::Exact => return segment.search_into_by(params, scorer, top, tag),
+        SegmentPlan::ExactSlots(slots) => {
+            return scan_slots(segment, params, scorer, top, tag, &slots)
+        }
         SegmentPlan::Graph { ef } => ef,
+    };
+    let wanted = |slot: u32| match &candidates {
+        Candidates::Slots(c) => c.binary_search(&slot).is_ok(),
+        Candidates::All => true,
     };
     let (Some(graph), Some(column)) = (
         index.and_then(|i| i.graph(params.vector_name)),
@@ -102,6 +132,7 @@ pub fn search_segment<T, S: Scorer>(
     let hits = graph.search(data, scorer, ef, |slot| {
         segment.has_vector(column, slot)
             && !segment.is_deleted(slot)
+            && wanted(slot)
             && segment.matches(slot, params.filter)
     });
     for (score, slot) in hits {
@@ -110,6 +141,42 @@ pub fn search_segment<T, S: Scorer>(
         }
         let Some(id) = segment.id(slot) else { continue };
         if top.accepts(score, id) {
+            top.push(score, id, tag(slot));
+        }
+    }
+}
+
+/// Exact search over `slots` only (sorted candidates of the payload index): the same checks
+/// as [`Segment::search_into_by`] on a subset of the slots.
+fn scan_slots<T, S: Scorer>(
+    segment: &Segment,
+    params: &SearchParams<'_>,
+    scorer: &S,
+    top: &mut TopK<T>,
+    mut tag: impl FnMut(u32) -> T,
+    slots: &[u32],
+) {
+    let Some(column) = segment.column(params.vector_name) else {
+        return;
+    };
+    let info = &segment.columns()[column];
+    if scorer.dim() != info.dim {
+        return;
+    }
+    let metric = Metric(info.distance);
+    for &slot in slots {
+        if segment.is_deleted(slot) {
+            continue;
+        }
+        let Some(v) = segment.vector(column, slot) else {
+            continue;
+        };
+        let score = scorer.score(metric, v);
+        if params.threshold.is_some_and(|t| score < t) {
+            continue;
+        }
+        let Some(id) = segment.id(slot) else { continue };
+        if top.accepts(score, id) && segment.matches(slot, params.filter) {
             top.push(score, id, tag(slot));
         }
     }

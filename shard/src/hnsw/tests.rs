@@ -313,8 +313,9 @@ fn plan_follows_exact_filter_cardinality_and_indexed_only() {
         full_scan_threshold_kb: 1,
         ..ColumnIndexSettings::default()
     };
+    let all = crate::payload_index::Candidates::All;
     let p = |par: &crate::store::SearchParams<'_>, idx: Option<&HnswIndex>| {
-        plan(&seg, idx, par, &settings)
+        plan(&seg, idx, par, &settings, &all)
     };
     assert_eq!(
         p(&params(None, false, false, None), Some(&index)),
@@ -347,5 +348,39 @@ fn plan_follows_exact_filter_cardinality_and_indexed_only() {
     assert_eq!(
         p(&params(Some(&broad), false, false, None), Some(&index)),
         SegmentPlan::Graph { ef: 100 }
+    );
+    // With a payload index, its candidates are the cardinality: few are scanned alone (even
+    // for a filter the sample would call broad), many walk the graph.
+    let few = crate::payload_index::Candidates::Slots(vec![4, 9]);
+    assert_eq!(
+        plan(
+            &seg,
+            Some(&index),
+            &params(Some(&broad), false, false, None),
+            &settings,
+            &few
+        ),
+        SegmentPlan::ExactSlots(vec![4, 9])
+    );
+    let many = crate::payload_index::Candidates::Slots((0..1_000).collect());
+    assert_eq!(
+        plan(
+            &seg,
+            Some(&index),
+            &params(Some(&rare), false, false, None),
+            &settings,
+            &many
+        ),
+        SegmentPlan::Graph { ef: 100 }
+    );
+    assert_eq!(
+        plan(
+            &seg,
+            Some(&index),
+            &params(None, true, false, None),
+            &settings,
+            &few
+        ),
+        SegmentPlan::ExactSlots(vec![4, 9])
     );
 }

@@ -205,6 +205,8 @@ impl<S: Storage> Shard<S> {
                     sidecar: None,
                     persisted_deleted,
                     index: None,
+                    payload_index: None,
+                    payload_index_version: 0,
                 });
             }
             *self.manifest.borrow_mut() = manifest.clone();

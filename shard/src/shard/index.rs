@@ -1,5 +1,6 @@
-//! The background indexer: builds the HNSW graphs of segments that lack them, on the shard's
-//! own core, yielding every [`HNSW_BUILD_CHUNK_POINTS`] points so requests keep being served.
+//! The background indexer: builds the payload indexes (`payload_indexes.rs`) and HNSW graphs
+//! of segments that lack them, on the shard's own core, yielding every
+//! [`HNSW_BUILD_CHUNK_POINTS`] points so requests keep being served.
 //!
 //! An index is derived data, never named by the manifest: it is written next to its segment
 //! as `<segment file>.hnsw` and installed only if that segment is still part of the shard when
@@ -250,6 +251,13 @@ pub async fn run_indexer<S: Storage>(shard: Weak<Shard<S>>) {
                 return;
             }
             let listeners = (s.flush_ended.listen(), s.index_wanted.listen());
+            // Payload indexes first: one pass over payloads each, and they speed up every
+            // filtered read at once.
+            if s.payload_index_next() {
+                drop(s);
+                futures_lite::future::yield_now().await;
+                continue;
+            }
             match s.index_next().await {
                 Ok(true) => continue,
                 Ok(false) => {}

@@ -25,6 +25,7 @@ mod manifest;
 mod optimize;
 mod options;
 mod parts;
+mod payload_indexes;
 mod read;
 mod recover;
 mod snapshot;
@@ -37,6 +38,8 @@ mod tests_model;
 #[cfg(test)]
 mod tests_optimize;
 #[cfg(test)]
+mod tests_payload_index;
+#[cfg(test)]
 mod tests_snapshot;
 
 use std::cell::{Cell, RefCell};
@@ -48,8 +51,10 @@ use event_listener::Event;
 use vexfs_io::Storage;
 
 use crate::error::{Error, Result};
+use crate::filter::JsonPath;
 use crate::hnsw::IndexSettings;
 use crate::op::WriteOp;
+use crate::payload_index::IndexKind;
 use crate::schema::ShardSchema;
 use crate::wal::{Lsn, Wal, WalStats};
 
@@ -103,6 +108,9 @@ pub struct Shard<S: Storage> {
     index_counters: IndexCounters,
     /// Segments whose index build failed; skipped until the shard is reopened.
     index_failed: RefCell<BTreeSet<String>>,
+    /// Payload keys indexed (the collection's `payload_schema`) and the version of that list;
+    /// segments whose payload index is of another version get a new one from the indexer.
+    payload_defs: RefCell<(u64, Vec<(JsonPath, IndexKind)>)>,
 }
 
 impl<S: Storage> Shard<S> {

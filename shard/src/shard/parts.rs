@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use crate::hnsw::HnswIndex;
 use crate::op::{PointWrite, WriteOp};
+use crate::payload_index::PayloadIndex;
 use crate::point_id::PointId;
 use crate::schema::ShardSchema;
 use crate::segment::Segment;
@@ -40,6 +41,10 @@ pub(super) struct SegmentEntry {
     pub persisted_deleted: usize,
     /// Its HNSW graphs, once built or loaded (`<file>.hnsw`).
     pub index: Option<HnswIndex>,
+    /// Its payload indexes, built in memory by the indexer for the definitions of version
+    /// `payload_index_version` (0: not built yet).
+    pub payload_index: Option<PayloadIndex>,
+    pub payload_index_version: u64,
 }
 
 impl SegmentEntry {

@@ -60,6 +60,8 @@ impl<S: Storage + Clone> Shard<S> {
                 file: m.file.clone(),
                 sidecar: m.deleted.clone(),
                 index,
+                payload_index: None,
+                payload_index_version: 0,
             });
         }
         remove_unreferenced(storage, dir, &manifest).await?;
@@ -94,6 +96,9 @@ impl<S: Storage + Clone> Shard<S> {
             index_wanted: Event::new(),
             index_counters: counters,
             index_failed: RefCell::new(BTreeSet::new()),
+            // Version 1 of "no definitions": segments (version 0) get their (empty) index
+            // recorded on the indexer's first pass.
+            payload_defs: RefCell::new((1, Vec::new())),
         })
     }
 }

@@ -384,6 +384,8 @@ impl<S: Storage> Shard<S> {
             sidecar: None,
             // A new segment: the indexer builds its graphs (woken below).
             index: None,
+            payload_index: None,
+            payload_index_version: 0,
         });
         for (k, s) in sources.iter().enumerate() {
             let source = &parts.segments[s.index].segment;
