@@ -117,6 +117,13 @@ pub struct RuntimeConfig {
     /// parked core must be woken to take a request or a cross-core call (tens to hundreds of
     /// µs); spinning trades that latency for CPU time burnt while idle. 0 = park at once.
     pub spin_before_park_us: u64,
+    /// Entries of each executor's io_uring rings: how many I/O requests one core can have in
+    /// flight. glommio's default is 128.
+    pub io_ring_depth: usize,
+    /// How long a task may run before cooperative yield points give way to other tasks, in
+    /// milliseconds (request handlers, the optimizer and the indexer check it). Lower values
+    /// cut the tail latency others see behind a long task, at some throughput cost.
+    pub preempt_timer_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +189,8 @@ impl Default for RuntimeConfig {
             cores: 0,
             io_memory_kib: limits::IO_MEMORY_BYTES / 1024,
             spin_before_park_us: 0,
+            io_ring_depth: limits::IO_RING_DEPTH,
+            preempt_timer_ms: limits::PREEMPT_TIMER_MS,
         }
     }
 }
@@ -263,6 +272,11 @@ impl Config {
                 "runtime.io_memory_kib = {} is below glommio's minimum of {IO_MEMORY_MIN_KIB}",
                 self.runtime.io_memory_kib
             ));
+        }
+        if self.runtime.io_ring_depth == 0 || self.runtime.preempt_timer_ms == 0 {
+            return Err(
+                "runtime.io_ring_depth and runtime.preempt_timer_ms must be at least 1".into(),
+            );
         }
         if self.limits.body_max_bytes == 0 || self.limits.head_max_bytes < 256 {
             return Err("limits.body_max_bytes must be > 0 and limits.head_max_bytes ≥ 256".into());

@@ -34,6 +34,12 @@ pub const REFUSAL_LINGER_MS: u64 = 200;
 /// Memory glommio registers for io_uring buffers per executor, in bytes. Must stay below
 /// RLIMIT_MEMLOCK divided by the core count (8 MiB on the reference box) and ≥ 512 KiB.
 pub const IO_MEMORY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Entries of each executor's io_uring rings (glommio's default).
+pub const IO_RING_DEPTH: usize = 128;
+
+/// Longest a task runs before cooperative yield points give way (glommio's default).
+pub const PREEMPT_TIMER_MS: u64 = 100;
 /// Depth of each directed channel of the core-to-core mesh, in messages.
 pub const MESH_CHANNEL_DEPTH: usize = 1024;
 /// Time given to open connections to finish after SIGINT/SIGTERM.

@@ -107,7 +107,9 @@ pub fn run(config: Config) -> Result<(), String> {
         let tls = tls.clone();
         let mut builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("vexfs-core-{id}"))
-            .io_memory(io_memory);
+            .io_memory(io_memory)
+            .ring_depth(config.runtime.io_ring_depth)
+            .preempt_timer(Duration::from_millis(config.runtime.preempt_timer_ms));
         if config.runtime.spin_before_park_us > 0 {
             builder =
                 builder.spin_before_park(Duration::from_micros(config.runtime.spin_before_park_us));
