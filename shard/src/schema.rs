@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::op::PointWrite;
 
 /// Similarity function of a vector space, with Qdrant's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Distance {
     Cosine,
     Euclid,

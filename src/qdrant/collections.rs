@@ -1,5 +1,6 @@
 //! Collection routes: create, get, list, exists, delete, update, optimizations.
 
+use schemars::JsonSchema;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -20,9 +21,9 @@ use crate::runtime::core::Core;
 use crate::runtime::error::RuntimeError;
 use crate::runtime::ops;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateCollection {
+pub(super) struct CreateCollection {
     vectors: Option<Value>,
     shard_number: Option<u32>,
     sharding_method: Option<String>,
@@ -40,7 +41,7 @@ struct CreateCollection {
     init_from: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct VectorParamsIn {
     size: u64,
@@ -270,9 +271,9 @@ pub async fn delete(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<()
     write_result(out, &existed)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateCollection {
+pub(super) struct UpdateCollection {
     vectors: Option<Map<String, Value>>,
     optimizers_config: Option<Map<String, Value>>,
     params: Option<ParamsDiff>,
@@ -283,7 +284,7 @@ struct UpdateCollection {
     metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ParamsDiff {
     replication_factor: Option<u32>,
@@ -345,7 +346,7 @@ pub async fn update(
     }
     let mut vector_diffs = Vec::new();
     for (vname, diff) in req.vectors.unwrap_or_default() {
-        #[derive(Deserialize)]
+        #[derive(Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields)]
         struct VectorDiff {
             hnsw_config: Option<Map<String, Value>>,

@@ -6,6 +6,7 @@
 //! to the target squashed into (0, 1); without one, it is the context loss, in (−pairs, 0].
 //! `vexfs_shard::score::Objective` has the exact formulas and their source.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -25,7 +26,7 @@ use crate::runtime::core::Core;
 use crate::runtime::ops::ReadShape;
 
 /// One `{positive, negative}` context pair.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextPairIn {
     positive: Example,
@@ -33,7 +34,7 @@ pub struct ContextPairIn {
 }
 
 /// `context` of the query API: one pair, a list of pairs, or null.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ContextInput {
     One(ContextPairIn),
@@ -52,7 +53,7 @@ impl ContextInput {
 }
 
 /// `discover` of the query API: the target is required, the context may be empty.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiscoverInput {
     pub target: Example,
@@ -104,9 +105,9 @@ pub async fn resolve(
 }
 
 /// Qdrant 1.18's `DiscoverRequest`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DiscoverBody {
+pub(super) struct DiscoverBody {
     target: Option<Example>,
     context: Option<Vec<ContextPairIn>>,
     filter: Option<Filter>,

@@ -8,6 +8,7 @@
 //! with the best best-hit, each with its `group_size` best hits, ordered by best hit. Points
 //! without a usable value are skipped; a key no point has yields no groups.
 
+use schemars::JsonSchema;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -41,14 +42,14 @@ const QUERY_GROUP_SIZE_DEFAULT: usize = 3;
 const QUERY_GROUPS_LIMIT_DEFAULT: usize = 10;
 
 /// `with_lookup`: a collection name, or `{collection, with_payload, with_vectors}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum WithLookupIn {
     Name(String),
     Full(WithLookupFull),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct WithLookupFull {
     collection: String,
@@ -287,9 +288,9 @@ struct GroupsOut<G> {
     groups: G,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SearchGroupsBody {
+pub(super) struct SearchGroupsBody {
     vector: Value,
     filter: Option<Filter>,
     params: Option<SearchParamsIn>,
@@ -341,9 +342,9 @@ async fn finish(
     write_groups(core, name, groups, lookup, out).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RecommendGroupsBody {
+pub(super) struct RecommendGroupsBody {
     #[serde(default)]
     positive: Vec<Example>,
     #[serde(default)]
@@ -397,9 +398,9 @@ pub async fn recommend_groups(
     finish(core, name, src, g, out).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct QueryGroupsBody {
+pub(super) struct QueryGroupsBody {
     prefetch: Option<Value>,
     query: Option<Value>,
     using: Option<String>,

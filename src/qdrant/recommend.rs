@@ -4,6 +4,7 @@
 //! and `sum_scores` rank every candidate by a custom objective over all examples
 //! (`vexfs_shard::score::Objective` has the formulas and their source).
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::Deserialize;
@@ -23,7 +24,7 @@ use crate::runtime::core::Core;
 use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape};
 
 /// A recommendation example: a stored point or a raw vector.
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum Example {
     Id(PointId),
@@ -31,7 +32,7 @@ pub enum Example {
 }
 
 /// How examples become scores (Qdrant's `RecommendStrategy`).
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     #[default]
@@ -215,9 +216,9 @@ fn average(vectors: &[Vec<f32>], dim: usize) -> Vec<f32> {
     sum.iter().map(|s| s / n).collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RecommendBody {
+pub(super) struct RecommendBody {
     #[serde(default)]
     positive: Vec<Example>,
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! Nearest-neighbour search: legacy `points/search` and `points/search/batch`, and the
 //! shared machinery other search routes (query, recommend) build on.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
@@ -17,7 +18,7 @@ use crate::runtime::core::Core;
 use crate::runtime::ops::{self, IndexParams, ReadShape, SearchRequest};
 
 /// Search parameters (`params`): how segments with an HNSW graph are searched.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParamsIn {
     hnsw_ef: Option<u64>,
@@ -144,9 +145,9 @@ pub fn unnamed(core: &Core, name: &str) -> Result<bool, Error> {
 }
 
 /// A batch request of the legacy search family: `{"searches": [...]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Batch<B> {
+pub(super) struct Batch<B> {
     searches: Vec<B>,
 }
 
@@ -189,9 +190,9 @@ pub fn write_hits(out: &mut Vec<u8>, hits: &[ScoredRecord], unnamed: bool) -> Re
     write_result(out, &seq(hits.iter().map(|hit| ScoredOut { hit, unnamed })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SearchBody {
+pub(super) struct SearchBody {
     vector: Value,
     filter: Option<Filter>,
     params: Option<SearchParamsIn>,
@@ -206,7 +207,7 @@ struct SearchBody {
 
 /// `vector` of a legacy search: a bare array or `{"name": …, "vector": […]}`.
 pub fn named_vector(v: Value) -> Result<(String, Vec<f32>), Error> {
-    #[derive(Deserialize)]
+    #[derive(Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Named {
         name: String,

@@ -8,7 +8,10 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::results;
-use crate::qdrant::{aliases, batch, facet, index, matrix, payload, points, snapshots};
+use crate::qdrant::{
+    aliases, batch, collections, discover, facet, groups, index, matrix, payload, points, query,
+    recommend, search, snapshots,
+};
 use crate::runtime::quotas::QuotaConfig;
 
 /// A schema maker: the `$ref` to a type's schema, registered in the components.
@@ -92,8 +95,6 @@ macro_rules! op {
     };
 }
 
-/// Collections and points routes whose request types live in the search modules get their
-/// body schema from [`results::object`] until those types describe themselves.
 pub const OPERATIONS: &[Operation] = &[
     // Service
     op!("GET" "/" "root" "Service" "Server name and version", None, None, NONE),
@@ -114,9 +115,9 @@ pub const OPERATIONS: &[Operation] = &[
     op!("POST" "/collections/aliases" "update_aliases" "Aliases" "Create, delete and rename aliases, all or none", Some(of::<aliases::ChangeAliases>), Some(results::boolean), &[TIMEOUT]),
     // Collections
     op!("GET" "/collections" "get_collections" "Collections" "Names of every collection", None, Some(results::collections), NONE),
-    op!("PUT" "/collections/{collection_name}" "create_collection" "Collections" "Create a collection", Some(results::object), Some(results::boolean), &[TIMEOUT]),
+    op!("PUT" "/collections/{collection_name}" "create_collection" "Collections" "Create a collection", Some(of::<collections::CreateCollection>), Some(results::boolean), &[TIMEOUT]),
     op!("GET" "/collections/{collection_name}" "get_collection" "Collections" "Status, counts and configuration of a collection", None, Some(results::object), NONE),
-    op!("PATCH" "/collections/{collection_name}" "update_collection" "Collections" "Change a collection's parameters", Some(results::object), Some(results::boolean), &[TIMEOUT]),
+    op!("PATCH" "/collections/{collection_name}" "update_collection" "Collections" "Change a collection's parameters", Some(of::<collections::UpdateCollection>), Some(results::boolean), &[TIMEOUT]),
     op!("DELETE" "/collections/{collection_name}" "delete_collection" "Collections" "Delete a collection and its files", None, Some(results::boolean), &[TIMEOUT]),
     op!("GET" "/collections/{collection_name}/exists" "collection_exists" "Collections" "Whether a collection exists", None, Some(results::exists), NONE),
     op!("GET" "/collections/{collection_name}/optimizations" "get_optimizations" "Collections" "Background optimizations of a collection", None, Some(results::object), &[OPT_WITH, OPT_COMPLETED]),
@@ -139,17 +140,17 @@ pub const OPERATIONS: &[Operation] = &[
     op!("POST" "/collections/{collection_name}/points/batch" "batch_update" "Points" "Several updates, applied in order", Some(of::<batch::BatchBody>), Some(results::updates), WRITE),
     op!("POST" "/collections/{collection_name}/facet" "facet" "Points" "Counts of the values of a payload key", Some(of::<facet::FacetBody>), Some(results::object), READ),
     // Search
-    op!("POST" "/collections/{collection_name}/points/search" "search_points" "Search" "Nearest neighbours of a vector (legacy)", Some(results::object), Some(results::scored), READ),
-    op!("POST" "/collections/{collection_name}/points/search/batch" "search_batch_points" "Search" "Several searches (legacy)", Some(results::object), Some(results::scored_batch), READ),
-    op!("POST" "/collections/{collection_name}/points/search/groups" "search_point_groups" "Search" "Search grouped by a payload key (legacy)", Some(results::object), Some(results::object), READ),
-    op!("POST" "/collections/{collection_name}/points/recommend" "recommend_points" "Search" "Points like the positive examples, unlike the negative ones (legacy)", Some(results::object), Some(results::scored), READ),
-    op!("POST" "/collections/{collection_name}/points/recommend/batch" "recommend_batch_points" "Search" "Several recommendations (legacy)", Some(results::object), Some(results::scored_batch), READ),
-    op!("POST" "/collections/{collection_name}/points/recommend/groups" "recommend_point_groups" "Search" "Recommendations grouped by a payload key (legacy)", Some(results::object), Some(results::object), READ),
-    op!("POST" "/collections/{collection_name}/points/discover" "discover_points" "Search" "Discovery and context search (legacy)", Some(results::object), Some(results::scored), READ),
-    op!("POST" "/collections/{collection_name}/points/discover/batch" "discover_batch_points" "Search" "Several discovery searches (legacy)", Some(results::object), Some(results::scored_batch), READ),
-    op!("POST" "/collections/{collection_name}/points/query" "query_points" "Search" "The universal query: nearest, recommend, discover, context, fusion, formula, order_by, sample, with prefetch", Some(results::object), Some(results::query), READ),
-    op!("POST" "/collections/{collection_name}/points/query/batch" "query_batch_points" "Search" "Several universal queries", Some(results::object), Some(results::object), READ),
-    op!("POST" "/collections/{collection_name}/points/query/groups" "query_points_groups" "Search" "Universal query grouped by a payload key", Some(results::object), Some(results::object), READ),
+    op!("POST" "/collections/{collection_name}/points/search" "search_points" "Search" "Nearest neighbours of a vector (legacy)", Some(of::<search::SearchBody>), Some(results::scored), READ),
+    op!("POST" "/collections/{collection_name}/points/search/batch" "search_batch_points" "Search" "Several searches (legacy)", Some(of::<search::Batch<search::SearchBody>>), Some(results::scored_batch), READ),
+    op!("POST" "/collections/{collection_name}/points/search/groups" "search_point_groups" "Search" "Search grouped by a payload key (legacy)", Some(of::<groups::SearchGroupsBody>), Some(results::object), READ),
+    op!("POST" "/collections/{collection_name}/points/recommend" "recommend_points" "Search" "Points like the positive examples, unlike the negative ones (legacy)", Some(of::<recommend::RecommendBody>), Some(results::scored), READ),
+    op!("POST" "/collections/{collection_name}/points/recommend/batch" "recommend_batch_points" "Search" "Several recommendations (legacy)", Some(of::<search::Batch<recommend::RecommendBody>>), Some(results::scored_batch), READ),
+    op!("POST" "/collections/{collection_name}/points/recommend/groups" "recommend_point_groups" "Search" "Recommendations grouped by a payload key (legacy)", Some(of::<groups::RecommendGroupsBody>), Some(results::object), READ),
+    op!("POST" "/collections/{collection_name}/points/discover" "discover_points" "Search" "Discovery and context search (legacy)", Some(of::<discover::DiscoverBody>), Some(results::scored), READ),
+    op!("POST" "/collections/{collection_name}/points/discover/batch" "discover_batch_points" "Search" "Several discovery searches (legacy)", Some(of::<search::Batch<discover::DiscoverBody>>), Some(results::scored_batch), READ),
+    op!("POST" "/collections/{collection_name}/points/query" "query_points" "Search" "The universal query: nearest, recommend, discover, context, fusion, formula, order_by, sample, with prefetch", Some(of::<query::QueryBody>), Some(results::query), READ),
+    op!("POST" "/collections/{collection_name}/points/query/batch" "query_batch_points" "Search" "Several universal queries", Some(of::<query::QueryBatchBody>), Some(results::object), READ),
+    op!("POST" "/collections/{collection_name}/points/query/groups" "query_points_groups" "Search" "Universal query grouped by a payload key", Some(of::<groups::QueryGroupsBody>), Some(results::object), READ),
     op!("POST" "/collections/{collection_name}/points/search/matrix/pairs" "search_matrix_pairs" "Search" "Distance matrix of sampled points, as pairs", Some(of::<matrix::MatrixBody>), Some(results::object), READ),
     op!("POST" "/collections/{collection_name}/points/search/matrix/offsets" "search_matrix_offsets" "Search" "Distance matrix of sampled points, as sparse offsets", Some(of::<matrix::MatrixBody>), Some(results::object), READ),
     // Snapshots

@@ -12,6 +12,7 @@
 //!
 //! A point keeps the first record seen for it; results are best first, ties by ascending id.
 
+use schemars::JsonSchema;
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -31,7 +32,7 @@ pub enum Fusion {
 }
 
 /// `fusion`: the algorithm's name.
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FusionName {
     Rrf,
@@ -39,7 +40,7 @@ pub enum FusionName {
 }
 
 /// `rrf`: parametrized reciprocal rank fusion.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RrfIn {
     k: Option<usize>,

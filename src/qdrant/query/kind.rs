@@ -1,5 +1,6 @@
 //! The `query` of a universal query (or of one prefetch), parsed: what ranks the candidates.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::PointId;
@@ -52,7 +53,7 @@ pub enum QueryKind {
     Sample,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RecommendInput {
     #[serde(default)]
@@ -62,14 +63,14 @@ struct RecommendInput {
     strategy: Option<Strategy>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MmrIn {
     diversity: Option<f32>,
     candidates_limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum SampleIn {
     Random,

@@ -14,6 +14,7 @@ mod mmr;
 mod rank;
 mod stage;
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
@@ -34,9 +35,9 @@ use super::{check_batch, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct QueryBody {
+pub(super) struct QueryBody {
     query: Option<Value>,
     using: Option<String>,
     prefetch: Option<Value>,
@@ -238,9 +239,9 @@ pub async fn query(
     write_result(out, &body)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct QueryBatchBody {
+pub(super) struct QueryBatchBody {
     searches: Vec<QueryBody>,
 }
 

@@ -14,6 +14,7 @@
 //! every candidate passes the filters of all stages above it. Stages pass only ids and
 //! scores between them; payloads and vectors are read for the final page only.
 
+use schemars::JsonSchema;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -57,7 +58,7 @@ pub struct Stage {
 }
 
 /// Qdrant's `Prefetch`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PrefetchIn {
     prefetch: Option<Value>,
