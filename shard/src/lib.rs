@@ -6,6 +6,7 @@
 pub mod distance;
 pub mod error;
 pub mod filter;
+mod frame;
 pub mod hnsw;
 pub mod op;
 pub mod payload_index;

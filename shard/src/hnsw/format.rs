@@ -1,19 +1,6 @@
-//! The index file layout: a 64-byte header, an rkyv archive of [`Body`], zero padding.
-//!
-//! ```text
-//! offset  size  field
-//!      0     8  magic "VEXFSHNS"
-//!      8     4  format version (u32 LE)
-//!     12     4  reserved, zero
-//!     16     8  body length in bytes (u64 LE)
-//!     24     4  crc32c of the body (u32 LE)
-//!     28     4  reserved, zero
-//!     32     8  slots of the segment (u64 LE), must match the body and the segment
-//!     40    20  reserved, zero
-//!     60     4  crc32c of bytes 0..60 (u32 LE)
-//!     64     …  rkyv archive of `Body`
-//!      …     …  zeros up to a multiple of HNSW_FILE_ALIGN_BYTES
-//! ```
+//! The index file layout: the shared checksummed frame ([`crate::frame`], magic "VEXFSHNS",
+//! item count = slots of the segment, which the body must match) around an rkyv archive of
+//! [`Body`].
 //!
 //! Each layer is stored as adjacency lists in CSR form (`offsets`, `links`); layer 0 holds
 //! every slot, upper layers list their nodes in ascending order (`nodes`) and are searched by
@@ -23,15 +10,16 @@
 use rkyv::{Archive, Serialize};
 
 use super::{HnswError, HNSW_MAX_LEVEL, HNSW_MAX_M};
+use crate::frame::{FrameError, FrameKind, FRAME_FILE_ALIGN_BYTES, FRAME_HEADER_BYTES};
 use crate::schema::Distance;
 use crate::segment::SEGMENT_MAX_DIM;
 
 pub const HNSW_MAGIC: [u8; 8] = *b"VEXFSHNS";
 /// Bumped on any change of the header or of `Body`'s layout.
 pub const HNSW_FORMAT_VERSION: u32 = 1;
-pub(crate) const HNSW_HEADER_BYTES: usize = 64;
+pub(crate) const HNSW_HEADER_BYTES: usize = FRAME_HEADER_BYTES;
 /// Same padding as segment files (O_DIRECT on 512-byte and 4 KiB devices).
-pub(crate) const HNSW_FILE_ALIGN_BYTES: usize = 4096;
+pub(crate) const HNSW_FILE_ALIGN_BYTES: usize = FRAME_FILE_ALIGN_BYTES;
 /// Alignment of the in-memory buffer; the largest archived scalar is u64.
 pub(crate) const HNSW_BUFFER_ALIGN_BYTES: usize = 16;
 /// `entry` of a graph with no node.
@@ -39,11 +27,11 @@ pub(crate) const NO_ENTRY: u32 = u32::MAX;
 
 const _: () = assert!(HNSW_HEADER_BYTES.is_multiple_of(HNSW_BUFFER_ALIGN_BYTES));
 
-const OFF_VERSION: usize = 8;
-const OFF_BODY_LEN: usize = 16;
-const OFF_BODY_CRC: usize = 24;
-const OFF_SLOTS: usize = 32;
-const OFF_HEADER_CRC: usize = 60;
+const FRAME: FrameKind = FrameKind {
+    magic: HNSW_MAGIC,
+    version: HNSW_FORMAT_VERSION,
+    what: "an hnsw index file",
+};
 
 #[derive(Archive, Serialize)]
 pub(crate) struct Body {
@@ -120,27 +108,7 @@ pub(crate) fn u64s(s: &[rend::u64_le]) -> &[u64] {
 }
 
 pub(crate) fn encode_header(body: &[u8], slots: u64) -> [u8; HNSW_HEADER_BYTES] {
-    let mut h = [0u8; HNSW_HEADER_BYTES];
-    h[..8].copy_from_slice(&HNSW_MAGIC);
-    h[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&HNSW_FORMAT_VERSION.to_le_bytes());
-    h[OFF_BODY_LEN..OFF_BODY_LEN + 8].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    h[OFF_BODY_CRC..OFF_BODY_CRC + 4].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
-    h[OFF_SLOTS..OFF_SLOTS + 8].copy_from_slice(&slots.to_le_bytes());
-    let crc = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
-    h[OFF_HEADER_CRC..].copy_from_slice(&crc.to_le_bytes());
-    h
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
+    FRAME.encode_header(body, slots)
 }
 
 /// What a verified header says about the rest of the file.
@@ -152,63 +120,18 @@ pub(crate) struct Header {
 
 /// Verifies header, length, padding and body checksum of a whole file.
 pub(crate) fn verify_file(path: &str, file: &[u8]) -> Result<Header, HnswError> {
-    let corrupt = |reason: String| HnswError::corrupt(path, reason);
-    if file.len() < HNSW_HEADER_BYTES {
-        return Err(corrupt(format!(
-            "{} bytes, shorter than the {HNSW_HEADER_BYTES}-byte header",
-            file.len()
-        )));
-    }
-    let h = &file[..HNSW_HEADER_BYTES];
-    if h[..8] != HNSW_MAGIC {
-        return Err(corrupt("bad magic: not an hnsw index file".into()));
-    }
-    let stored = le_u32(h, OFF_HEADER_CRC);
-    let actual = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
-    if stored != actual {
-        return Err(corrupt(format!(
-            "header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
-        )));
-    }
-    let version = le_u32(h, OFF_VERSION);
-    if version != HNSW_FORMAT_VERSION {
-        return Err(HnswError::UnsupportedVersion {
+    match FRAME.verify(file) {
+        Ok(h) => Ok(Header {
+            body_len: h.body_len,
+            slots: h.count,
+        }),
+        Err(FrameError::Corrupt(reason)) => Err(HnswError::corrupt(path, reason)),
+        Err(FrameError::UnsupportedVersion(found)) => Err(HnswError::UnsupportedVersion {
             path: path.to_owned(),
-            found: version,
+            found,
             supported: HNSW_FORMAT_VERSION,
-        });
+        }),
     }
-    let body_len = usize::try_from(le_u64(h, OFF_BODY_LEN))
-        .map_err(|_| corrupt("body length does not fit in memory".into()))?;
-    let data_end = HNSW_HEADER_BYTES
-        .checked_add(body_len)
-        .ok_or_else(|| corrupt("body length overflows".into()))?;
-    let expected_len = data_end
-        .checked_next_multiple_of(HNSW_FILE_ALIGN_BYTES)
-        .ok_or_else(|| corrupt("body length overflows".into()))?;
-    if file.len() != expected_len {
-        return Err(corrupt(format!(
-            "file is {} bytes, the header implies {expected_len}: truncated or extended",
-            file.len()
-        )));
-    }
-    if let Some(at) = file[data_end..].iter().position(|&b| b != 0) {
-        return Err(corrupt(format!(
-            "non-zero padding byte at offset {}",
-            data_end + at
-        )));
-    }
-    let stored = le_u32(h, OFF_BODY_CRC);
-    let actual = crc32c::crc32c(&file[HNSW_HEADER_BYTES..data_end]);
-    if stored != actual {
-        return Err(corrupt(format!(
-            "body checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
-        )));
-    }
-    Ok(Header {
-        body_len,
-        slots: le_u64(h, OFF_SLOTS),
-    })
 }
 
 /// Structural checks rkyv cannot know about: after these, every neighbour list lookup and

@@ -1,19 +1,5 @@
-//! The segment file layout: header, archived body, padding.
-//!
-//! ```text
-//! offset  size  field
-//!      0     8  magic "VEXFSSEG"
-//!      8     4  format version (u32 LE)
-//!     12     4  reserved, zero
-//!     16     8  body length in bytes (u64 LE)
-//!     24     4  crc32c of the body (u32 LE)
-//!     28     4  reserved, zero
-//!     32     8  number of points (u64 LE), must match the body
-//!     40    20  reserved, zero
-//!     60     4  crc32c of bytes 0..60 (u32 LE)
-//!     64     …  rkyv archive of `Body` (body length bytes)
-//!      …     …  zeros up to a multiple of SEGMENT_FILE_ALIGN_BYTES
-//! ```
+//! The segment file layout: the shared checksummed frame ([`crate::frame`], magic
+//! "VEXFSSEG", item count = points) around an rkyv archive of `Body`.
 //!
 //! The header is a multiple of the archive's alignment, so the body keeps its alignment when
 //! the whole file sits in one aligned buffer: reading needs no second copy.
@@ -21,16 +7,16 @@
 use rkyv::{Archive, Serialize};
 
 use super::error::SegmentError;
+use crate::frame::{FrameError, FrameKind, FRAME_FILE_ALIGN_BYTES, FRAME_HEADER_BYTES};
 use crate::point_id::PointId;
 use crate::schema::Distance;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"VEXFSSEG";
 /// Bumped on any change of the header or of `Body`'s layout.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
-pub const SEGMENT_HEADER_BYTES: usize = 64;
-/// Files are padded to this size so they can be written with O_DIRECT on any device we support
-/// (512-byte and 4 KiB logical blocks).
-pub const SEGMENT_FILE_ALIGN_BYTES: usize = 4096;
+pub const SEGMENT_HEADER_BYTES: usize = FRAME_HEADER_BYTES;
+/// Files are padded to this size (O_DIRECT on 512-byte and 4 KiB devices).
+pub const SEGMENT_FILE_ALIGN_BYTES: usize = FRAME_FILE_ALIGN_BYTES;
 /// Alignment of the buffer holding a segment in memory; the largest archived scalar is u128.
 pub const SEGMENT_BUFFER_ALIGN_BYTES: usize = 16;
 /// Slots are u32.
@@ -41,11 +27,11 @@ pub const SEGMENT_MAX_DIM: usize = 65_536;
 const _: () = assert!(SEGMENT_HEADER_BYTES.is_multiple_of(SEGMENT_BUFFER_ALIGN_BYTES));
 const _: () = assert!(SEGMENT_FILE_ALIGN_BYTES.is_multiple_of(SEGMENT_HEADER_BYTES));
 
-const OFF_VERSION: usize = 8;
-const OFF_BODY_LEN: usize = 16;
-const OFF_BODY_CRC: usize = 24;
-const OFF_POINTS: usize = 32;
-const OFF_HEADER_CRC: usize = 60;
+const FRAME: FrameKind = FrameKind {
+    magic: SEGMENT_MAGIC,
+    version: SEGMENT_FORMAT_VERSION,
+    what: "a segment file",
+};
 
 /// What the archive holds. Slots are in ascending [`PointId`] order: every `Num` id sorts before
 /// every `Uuid` id, so slots `0..num_ids.len()` are the integer ids and the rest the UUIDs.
@@ -135,15 +121,7 @@ pub(crate) fn set_bit(words: &mut [u64], i: usize) {
 }
 
 pub(crate) fn encode_header(body: &[u8], points: usize) -> [u8; SEGMENT_HEADER_BYTES] {
-    let mut h = [0u8; SEGMENT_HEADER_BYTES];
-    h[..8].copy_from_slice(&SEGMENT_MAGIC);
-    h[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
-    h[OFF_BODY_LEN..OFF_BODY_LEN + 8].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    h[OFF_BODY_CRC..OFF_BODY_CRC + 4].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
-    h[OFF_POINTS..OFF_POINTS + 8].copy_from_slice(&(points as u64).to_le_bytes());
-    let crc = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
-    h[OFF_HEADER_CRC..].copy_from_slice(&crc.to_le_bytes());
-    h
+    FRAME.encode_header(body, points as u64)
 }
 
 /// What a verified header says about the rest of the file.
@@ -153,80 +131,21 @@ pub(crate) struct Header {
     pub points: u64,
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
 /// Verifies header, length, padding and body checksum of a whole file. On success the body is
 /// `file[SEGMENT_HEADER_BYTES .. SEGMENT_HEADER_BYTES + body_len]`, bit for bit as written.
 pub(crate) fn verify_file(path: &str, file: &[u8]) -> Result<Header, SegmentError> {
-    let corrupt = |reason: String| SegmentError::corrupt(path, reason);
-    if file.len() < SEGMENT_HEADER_BYTES {
-        return Err(corrupt(format!(
-            "{} bytes, shorter than the {SEGMENT_HEADER_BYTES}-byte header",
-            file.len()
-        )));
-    }
-    let h = &file[..SEGMENT_HEADER_BYTES];
-    if h[..8] != SEGMENT_MAGIC {
-        return Err(corrupt("bad magic: not a segment file".into()));
-    }
-    let stored = le_u32(h, OFF_HEADER_CRC);
-    let actual = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
-    if stored != actual {
-        return Err(corrupt(format!(
-            "header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
-        )));
-    }
-    let version = le_u32(h, OFF_VERSION);
-    if version != SEGMENT_FORMAT_VERSION {
-        return Err(SegmentError::UnsupportedVersion {
+    match FRAME.verify(file) {
+        Ok(h) => Ok(Header {
+            body_len: h.body_len,
+            points: h.count,
+        }),
+        Err(FrameError::Corrupt(reason)) => Err(SegmentError::corrupt(path, reason)),
+        Err(FrameError::UnsupportedVersion(found)) => Err(SegmentError::UnsupportedVersion {
             path: path.to_owned(),
-            found: version,
+            found,
             supported: SEGMENT_FORMAT_VERSION,
-        });
+        }),
     }
-    let body_len = usize::try_from(le_u64(h, OFF_BODY_LEN))
-        .map_err(|_| corrupt("body length does not fit in memory".into()))?;
-    let data_end = SEGMENT_HEADER_BYTES
-        .checked_add(body_len)
-        .ok_or_else(|| corrupt("body length overflows".into()))?;
-    let expected_len = data_end
-        .checked_next_multiple_of(SEGMENT_FILE_ALIGN_BYTES)
-        .ok_or_else(|| corrupt("body length overflows".into()))?;
-    if file.len() != expected_len {
-        return Err(corrupt(format!(
-            "file is {} bytes, the header implies {expected_len} (body of {body_len} bytes): \
-             truncated or extended",
-            file.len()
-        )));
-    }
-    if let Some(at) = file[data_end..].iter().position(|&b| b != 0) {
-        return Err(corrupt(format!(
-            "non-zero padding byte at offset {}",
-            data_end + at
-        )));
-    }
-    let body = &file[SEGMENT_HEADER_BYTES..data_end];
-    let stored = le_u32(h, OFF_BODY_CRC);
-    let actual = crc32c::crc32c(body);
-    if stored != actual {
-        return Err(corrupt(format!(
-            "body checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
-        )));
-    }
-    Ok(Header {
-        body_len,
-        points: le_u64(h, OFF_POINTS),
-    })
 }
 
 /// Structural checks of a validated archive that rkyv cannot know about (lengths agree, ids are
