@@ -61,8 +61,6 @@ impl IndexKind {
 #[derive(Debug, Default)]
 pub struct PayloadIndex {
     fields: BTreeMap<String, FieldIndex>,
-    /// Slots of the part (candidates are below it).
-    slots: u32,
 }
 
 impl PayloadIndex {
@@ -89,15 +87,11 @@ impl PayloadIndex {
         for f in fields.values_mut() {
             f.seal();
         }
-        PayloadIndex { fields, slots }
+        PayloadIndex { fields }
     }
 
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
-    }
-
-    pub fn slots(&self) -> u32 {
-        self.slots
     }
 
     pub(crate) fn field(&self, key: &str) -> Option<&FieldIndex> {

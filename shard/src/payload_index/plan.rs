@@ -15,16 +15,6 @@ pub enum Candidates {
     Slots(Vec<u32>),
 }
 
-impl Candidates {
-    /// Upper bound on the points that pass, out of `slots`.
-    pub fn bound(&self, slots: u32) -> usize {
-        match self {
-            Candidates::All => slots as usize,
-            Candidates::Slots(v) => v.len(),
-        }
-    }
-}
-
 impl PayloadIndex {
     /// Slots that may pass `filter` (a superset of those that do).
     pub fn candidates(&self, filter: &Filter) -> Candidates {
