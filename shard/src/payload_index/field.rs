@@ -36,10 +36,6 @@ impl FieldIndex {
         }
     }
 
-    pub fn kind(&self) -> IndexKind {
-        self.kind
-    }
-
     /// Adds the values `path` reaches in `payload`, looking one level into arrays, as filters
     /// do.
     pub(super) fn add(&mut self, path: &JsonPath, payload: &Payload, slot: u32) {
