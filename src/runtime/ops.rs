@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use vexfs_io::dma::DmaStorage;
 use vexfs_shard::filter::{Filter, JsonPath};
 use vexfs_shard::score::Objective;
-use vexfs_shard::{Shard, UpdateCondition};
+use vexfs_shard::sparse::idf;
+use vexfs_shard::store::SparseStats;
+use vexfs_shard::{Modifier, Shard, SparseVector, UpdateCondition, Vector};
 
 use super::catalog::{owner_core, Collection};
 use super::core::Core;
@@ -73,13 +75,13 @@ pub async fn write_if(
         WriteOp::UpdateVectors(points) => {
             for (_, vectors) in points {
                 for (n, v) in vectors {
-                    schema.check_vector(n, v)?;
+                    schema.check_any(n, v)?;
                 }
             }
         }
         WriteOp::DeleteVectors { names, .. } => {
             for n in names {
-                schema.spec(n)?;
+                schema.check_name(n)?;
             }
         }
         _ => {}
@@ -437,7 +439,8 @@ pub struct IndexParams {
 #[derive(Clone, Debug)]
 pub struct SearchRequest {
     pub vector_name: String,
-    pub vector: Vec<f32>,
+    /// Dense (searched by the space's metric) or sparse (dot product over shared indices).
+    pub vector: Vector,
     pub limit: usize,
     pub offset: usize,
     pub score_threshold: Option<f32>,
@@ -453,13 +456,22 @@ pub async fn search(
     mut req: SearchRequest,
 ) -> Result<Vec<ScoredRecord>, RuntimeError> {
     let coll = collection(core, name)?;
+    let query = match std::mem::replace(&mut req.vector, Vector::Dense(Vec::new())) {
+        Vector::Dense(v) => v,
+        Vector::Sparse(q) => {
+            let modifier = coll.config.schema.sparse(&req.vector_name)?.modifier;
+            return search_sparse(core, name, q, modifier, req).await;
+        }
+    };
     let spec = coll
         .config
         .schema
-        .check_vector(&req.vector_name, &req.vector)?
+        .check_vector(&req.vector_name, &query)?
         .clone();
     let metric = Metric(spec.distance);
-    metric.preprocess(&mut req.vector);
+    let mut query = query;
+    metric.preprocess(&mut query);
+    req.vector = Vector::Dense(query);
     let top = req.offset.saturating_add(req.limit);
     let threshold = req.score_threshold.map(|t| metric.threshold_to_internal(t));
     let req = std::sync::Arc::new(req);
@@ -467,7 +479,7 @@ pub async fn search(
     let parts = fan_out(core, name, move |coll| {
         let params = SearchParams {
             vector_name: &r.vector_name,
-            query: &r.vector,
+            query: r.vector.as_dense().unwrap_or_default(),
             top,
             threshold,
             filter: r.filter.as_ref(),
@@ -493,6 +505,88 @@ pub async fn search(
             record,
         })
         .collect())
+}
+
+/// Sparse search over all shards, merged best first (ties by id); scores are dot products.
+/// With the idf modifier the query's weights are first multiplied by the idf of their
+/// indices, counted over the whole collection (one extra round over the shards).
+async fn search_sparse(
+    core: &Rc<Core>,
+    name: &str,
+    mut query: SparseVector,
+    modifier: Modifier,
+    req: SearchRequest,
+) -> Result<Vec<ScoredRecord>, RuntimeError> {
+    if modifier == Modifier::Idf {
+        let stats = sparse_stats(core, name, &req.vector_name, query.indices()).await?;
+        idf::weight_query(&mut query, &stats);
+    }
+    let top = req.offset.saturating_add(req.limit);
+    let req = Arc::new((req, query));
+    let r = req.clone();
+    let parts = fan_out(core, name, move |coll| {
+        let (req, query) = &*r;
+        let params = SearchParams {
+            vector_name: &req.vector_name,
+            query: &[],
+            top,
+            threshold: req.score_threshold,
+            filter: req.filter.as_ref(),
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
+        };
+        let mut hits = Vec::new();
+        for (_, s) in coll.local_shards() {
+            hits.extend(s.search_sparse(
+                &req.vector_name,
+                query,
+                &params,
+                &req.shape.payload,
+                &req.shape.vectors,
+            )?);
+        }
+        Ok(hits)
+    })
+    .await?;
+    let mut hits: Vec<(f32, Record)> = parts.into_iter().flatten().collect();
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    Ok(hits
+        .into_iter()
+        .skip(req.0.offset)
+        .take(req.0.limit)
+        .map(|(score, record)| ScoredRecord { score, record })
+        .collect())
+}
+
+/// Counts of the sparse space `vector_name` over every shard, for the idf modifier.
+pub async fn sparse_stats(
+    core: &Rc<Core>,
+    name: &str,
+    vector_name: &str,
+    indices: &[u32],
+) -> Result<SparseStats, RuntimeError> {
+    let (vector_name, indices) = (vector_name.to_owned(), Arc::new(indices.to_vec()));
+    let parts = fan_out(core, name, move |coll| {
+        let mut stats = SparseStats::default();
+        for (_, s) in coll.local_shards() {
+            stats.add(&s.sparse_stats(&vector_name, &indices));
+        }
+        Ok(stats)
+    })
+    .await?;
+    let mut total = SparseStats {
+        points: 0,
+        with_index: vec![0; indices_len(&parts)],
+    };
+    for p in &parts {
+        total.add(p);
+    }
+    Ok(total)
+}
+
+fn indices_len(parts: &[SparseStats]) -> usize {
+    parts.iter().map(|p| p.with_index.len()).max().unwrap_or(0)
 }
 
 /// A search ranked by a custom objective (recommend `best_score` / `sum_scores`, discover,

@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
-use vexfs_shard::PointId;
+use vexfs_shard::{PointId, Vector};
+
+use crate::qdrant::model::BatchVector;
 
 use super::formula::{Formula, FormulaIn};
 use super::fusion::{Fusion, FusionName, RrfIn};
@@ -21,7 +23,8 @@ const MMR_DIVERSITY_DEFAULT: f32 = 0.5;
 /// What a `nearest` query is near to.
 #[derive(Clone)]
 pub enum Target {
-    Vector(Vec<f32>),
+    /// Dense or sparse.
+    Vector(Vector),
     /// A stored point's vector; the point itself is not a result.
     Point(PointId),
 }
@@ -86,10 +89,10 @@ fn target(v: Value) -> Result<Target, Error> {
         Value::Array(ref items) if items.first().is_some_and(Value::is_array) => {
             Err(Error::unsupported("multivector query"))
         }
-        Value::Array(_) => Ok(Target::Vector(typed("nearest", v)?)),
+        Value::Array(_) => Ok(Target::Vector(Vector::Dense(typed("nearest", v)?))),
         Value::Number(_) | Value::String(_) => Ok(Target::Point(typed("nearest", v)?)),
-        Value::Object(ref m) if m.contains_key("indices") => {
-            Err(Error::unsupported("sparse vector query"))
+        Value::Object(ref m) if m.contains_key("indices") || m.contains_key("values") => {
+            Ok(Target::Vector(typed::<BatchVector>("nearest", v)?.0))
         }
         Value::Object(_) => Err(Error::unsupported(
             "inference query (document, image or object)",
