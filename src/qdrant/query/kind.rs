@@ -127,9 +127,14 @@ fn parse_mmr(v: Value) -> Result<Option<Mmr>, Error> {
 
 impl QueryKind {
     fn parse(q: Value) -> Result<QueryKind, Error> {
+        // A bare vector, point id or sparse vector is a `nearest` query.
+        let bare_sparse = q.get("indices").is_some() || q.get("values").is_some();
         let Value::Object(mut m) = q else {
             return Ok(QueryKind::Rank(Ranking::Nearest(target(q)?)));
         };
+        if bare_sparse {
+            return Ok(QueryKind::Rank(Ranking::Nearest(target(Value::Object(m))?)));
+        }
         if let Some(inner) = m.remove("nearest") {
             let mmr = match m.remove("mmr") {
                 Some(v) => parse_mmr(v)?,
