@@ -380,3 +380,109 @@ fn sparse_collection_config_is_checked_and_patched() {
     );
     assert_hits(&hits(&r), &[(1, 3.0 * (4.0f64 / 3.0).ln())]);
 }
+
+/// Multivectors (max_sim): unnamed and named spaces, plain and multi queries, reads,
+/// validation, restart.
+#[test]
+fn multivectors_end_to_end() {
+    let mut s = Server::start_with_config(CONFIG);
+    let max_sim = json!({"comparator": "max_sim"});
+    ok(
+        &s,
+        "PUT",
+        "/collections/mv",
+        json!({"vectors": {"size": 2, "distance": "Dot", "multivector_config": max_sim}, "shard_number": 2}),
+    );
+    let info = ok(&s, "GET", "/collections/mv", json!(null));
+    assert_eq!(
+        info["config"]["params"]["vectors"]["multivector_config"],
+        max_sim
+    );
+    ok(
+        &s,
+        "PUT",
+        "/collections/mv/points?wait=true",
+        json!({"points": [
+            {"id": 1, "vector": [[1.0, 0.0], [0.0, 1.0]]},
+            {"id": 2, "vector": [[2.0, 0.0]]},
+            {"id": 3, "vector": [[0.0, 3.0], [1.0, 1.0]]}
+        ]}),
+    );
+    // Query rows (1, 0), (0, 1): point 1 → 1 + 1 = 2; point 2 → 2 + 0 = 2;
+    // point 3 → max(0, 1) + max(3, 1) = 4.
+    let check = |s: &Server| {
+        let r = ok(
+            s,
+            "POST",
+            "/collections/mv/points/query",
+            json!({"query": [[1.0, 0.0], [0.0, 1.0]]}),
+        );
+        assert_hits(&hits(&r), &[(3, 4.0), (1, 2.0), (2, 2.0)]);
+        // A dense query is one row: (1, 0) → 1: 1, 2: 2, 3: max(0, 1) = 1.
+        let r = ok(
+            s,
+            "POST",
+            "/collections/mv/points/query",
+            json!({"query": {"nearest": [1.0, 0.0]}}),
+        );
+        assert_hits(&hits(&r), &[(2, 2.0), (1, 1.0), (3, 1.0)]);
+        let r = ok(
+            s,
+            "POST",
+            "/collections/mv/points",
+            json!({"ids": [3], "with_vector": true}),
+        );
+        assert_eq!(r[0]["vector"], json!([[0.0, 3.0], [1.0, 1.0]]));
+    };
+    check(&s);
+    for bad in [
+        json!([[1.0, 2.0, 3.0]]),
+        json!([[1.0], [2.0, 3.0]]),
+        json!([[]]),
+    ] {
+        let (st, v) = status(
+            &s,
+            "PUT",
+            "/collections/mv/points?wait=true",
+            json!({"points": [{"id": 9, "vector": bad}]}),
+        );
+        assert!((400..500).contains(&st), "{st} {v}");
+    }
+    s.kill_and_restart();
+    check(&s);
+
+    // A named Cosine multivector space beside a dense one: rows are normalized on insert.
+    ok(
+        &s,
+        "PUT",
+        "/collections/mvn",
+        json!({"vectors": {
+            "m": {"size": 2, "distance": "Cosine", "multivector_config": {"comparator": "max_sim"}},
+            "d": {"size": 2, "distance": "Dot"}
+        }}),
+    );
+    ok(
+        &s,
+        "PUT",
+        "/collections/mvn/points?wait=true",
+        json!({"points": [{"id": 1, "vector": {"m": [[3.0, 4.0], [0.0, 2.0]], "d": [1.0, 1.0]}}]}),
+    );
+    let r = ok(
+        &s,
+        "POST",
+        "/collections/mvn/points",
+        json!({"ids": [1], "with_vector": ["m"]}),
+    );
+    assert_eq!(r[0]["vector"], json!({"m": [[0.6, 0.8], [0.0, 1.0]]}));
+    // Query row (1, 0) normalized: best of 0.6 and 0 → 0.6.
+    let r = ok(
+        &s,
+        "POST",
+        "/collections/mvn/points/query",
+        json!({"query": [[2.0, 0.0]], "using": "m"}),
+    );
+    assert_hits(&hits(&r), &[(1, 0.6)]);
+    // Multivector columns have no graph: nothing is reported as indexed for them.
+    let info = ok(&s, "GET", "/collections/mvn", json!(null));
+    assert_eq!(info["indexed_vectors_count"], 0);
+}

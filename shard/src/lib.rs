@@ -25,11 +25,11 @@ pub mod wal;
 pub use error::{Error, Result};
 pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
-pub use schema::{Distance, Modifier, ShardSchema, SparseSpec, VectorSpec};
+pub use schema::{Distance, Modifier, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
 pub use shard::{
     run_flusher, run_indexer, IndexStats, OptimizerOptions, Shard, ShardOptions, UpdateCondition,
     UpdateMode,
 };
 pub use store::{PointStore, SearchParams};
-pub use vector::{SparseVector, Vector, VectorRef};
+pub use vector::{MultiVector, SparseVector, Vector, VectorRef};

@@ -5,7 +5,8 @@
 //! `len u16` then UTF-8; a vector is `dim u32` then `f32 × dim`; an optional payload is
 //! `len u32` (`u32::MAX` = none) then JSON. Upserts and vector updates are written with the
 //! tags 9 and 10, whose vectors carry a kind byte (0 dense: `dim u32, f32 × dim`; 1 sparse:
-//! `count u32, u32 × count, f32 × count`); the older tags 1 and 7 (dense only, no kind byte)
+//! `count u32, u32 × count, f32 × count`; 2 multi: `dim u32`, then the rows as a dense
+//! vector of `rows × dim` floats); the older tags 1 and 7 (dense only, no kind byte)
 //! are still read, so logs written before sparse vectors replay. Operations that name points by filter are
 //! resolved to ids on the owning shard before they are logged, so replay is exact.
 
@@ -13,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::point_id::PointId;
-use crate::vector::{SparseVector, Vector};
+use crate::vector::{MultiVector, SparseVector, Vector};
 
 /// A point's payload: a JSON object.
 pub type Payload = Map<String, Value>;
@@ -71,6 +72,7 @@ const TAG_UPSERT_KINDS: u8 = 9;
 const TAG_UPDATE_VECTORS_KINDS: u8 = 10;
 const KIND_DENSE: u8 = 0;
 const KIND_SPARSE: u8 = 1;
+const KIND_MULTI: u8 = 2;
 const ID_NUM: u8 = 0;
 const ID_UUID: u8 = 1;
 const NONE_LEN: u32 = u32::MAX;
@@ -302,6 +304,11 @@ impl Writer<'_> {
                     self.u8(KIND_DENSE);
                     self.floats(v);
                 }
+                Vector::Multi(m) => {
+                    self.u8(KIND_MULTI);
+                    self.u32(m.dim());
+                    self.floats(m.data());
+                }
                 Vector::Sparse(s) => {
                     self.u8(KIND_SPARSE);
                     self.u32(s.len());
@@ -436,6 +443,15 @@ impl<'a> Reader<'a> {
                             .map_err(|e| Error::Codec(format!("sparse vector: {e}")))?,
                     )
                 }
+                KIND_MULTI => {
+                    let dim = self.u32()? as usize;
+                    let len = self.u32()? as usize;
+                    let data = self.floats(len)?;
+                    Vector::Multi(
+                        MultiVector::new(dim, data)
+                            .map_err(|e| Error::Codec(format!("multivector: {e}")))?,
+                    )
+                }
                 k => return Err(Error::Codec(format!("unknown vector kind {k}"))),
             };
             vectors.push((name, v));
@@ -526,6 +542,10 @@ mod tests {
                 vec![
                     ("v".into(), vec![0.25, 4.0].into()),
                     ("s".into(), SparseVector::default().into()),
+                    (
+                        "m".into(),
+                        Vector::Multi(MultiVector::new(2, vec![1.0, 2.0, 3.0, 4.0]).expect("m")),
+                    ),
                 ],
             )]),
             WriteOp::DeleteVectors {

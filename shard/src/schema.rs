@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::op::PointWrite;
-use crate::vector::Vector;
+use crate::vector::{MultiVector, Vector};
 
 /// Similarity function of a vector space, with Qdrant's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -49,6 +49,16 @@ pub struct SparseSpec {
     pub modifier: Modifier,
 }
 
+/// One multivector space of a collection: rows of `dim` compared by max_sim (Qdrant's
+/// `multivector_config: {"comparator": "max_sim"}`). Searched by scanning: these columns
+/// have no HNSW graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MultiSpec {
+    pub name: String,
+    pub dim: usize,
+    pub distance: Distance,
+}
+
 /// The vector spaces of a collection, in a fixed order (the order of storage columns).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShardSchema {
@@ -56,6 +66,9 @@ pub struct ShardSchema {
     /// Sparse spaces; names never collide with dense ones.
     #[serde(default)]
     pub sparse: Vec<SparseSpec>,
+    /// Multivector spaces; names never collide with the others.
+    #[serde(default)]
+    pub multi: Vec<MultiSpec>,
 }
 
 impl ShardSchema {
@@ -74,6 +87,9 @@ impl ShardSchema {
                 _ if self.sparse_spec(name).is_some() => Error::WrongInput(format!(
                     "Conversion between sparse and regular vectors failed: {name} is a sparse vector"
                 )),
+                _ if self.multi_spec(name).is_some() => Error::WrongInput(format!(
+                    "Conversion between multi and regular vectors failed: {name} is a multivector"
+                )),
                 _ => Error::WrongInput(format!("Not existing vector name error: {name}")),
             })
     }
@@ -88,6 +104,7 @@ impl ShardSchema {
                 .iter()
                 .zip(&other.sparse)
                 .all(|(a, b)| a.name == b.name)
+            && self.multi == other.multi
     }
 
     /// The sparse space called `name`.
@@ -108,20 +125,55 @@ impl ShardSchema {
         })
     }
 
-    /// Whether a space (dense or sparse) called `name` exists; Qdrant's error if not.
+    /// The multivector space called `name`.
+    pub fn multi_spec(&self, name: &str) -> Option<&MultiSpec> {
+        self.multi.iter().find(|v| v.name == name)
+    }
+
+    /// Whether a space (dense, sparse or multi) called `name` exists; Qdrant's error if not.
     pub fn check_name(&self, name: &str) -> Result<()> {
-        if self.sparse_spec(name).is_some() {
+        if self.sparse_spec(name).is_some() || self.multi_spec(name).is_some() {
             return Ok(());
         }
         self.spec(name).map(|_| ())
     }
 
+    /// A vector for the multivector space `name` as stored: rows checked against the
+    /// space's dimension; a dense vector is one row (as Qdrant treats it).
+    pub fn conform_multi(&self, name: &str, v: Vector) -> Result<MultiVector> {
+        let spec = self
+            .multi_spec(name)
+            .ok_or_else(|| Error::WrongInput(format!("Not existing vector name error: {name}")))?;
+        let m = match v {
+            Vector::Dense(d) => MultiVector::new(spec.dim, d)?,
+            Vector::Multi(m) => m,
+            Vector::Sparse(_) => {
+                return Err(Error::WrongInput(format!(
+                    "Conversion between sparse and regular vectors failed: {name} is a multivector"
+                )))
+            }
+        };
+        if m.dim() != spec.dim {
+            return Err(Error::Dimension {
+                expected: spec.dim,
+                got: m.dim(),
+            });
+        }
+        Ok(m)
+    }
+
     /// Checks one vector of a point against its space: the kind matches, and a dense one
     /// has the space's dimension and is finite (sparse ones are checked when parsed).
     pub fn check_any(&self, name: &str, v: &Vector) -> Result<()> {
+        if self.multi_spec(name).is_some() {
+            return self.conform_multi(name, v.clone()).map(|_| ());
+        }
         match v {
             Vector::Dense(d) => self.check_vector(name, d).map(|_| ()),
             Vector::Sparse(_) => self.sparse(name).map(|_| ()),
+            Vector::Multi(_) => Err(Error::WrongInput(format!(
+                "Conversion between multi and regular vectors failed: {name} is not a multivector"
+            ))),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::schema::ShardSchema;
 use crate::score::Scorer;
 use crate::select::{remove_path, PayloadSelector, Record, VectorSelector};
 use crate::topk::TopK;
-use crate::vector::{SparseVector, Vector, VectorRef};
+use crate::vector::{max_sim, MultiVector, SparseVector, Vector, VectorRef};
 
 /// One vector space stored contiguously: slot `s` owns `data[s*dim .. (s+1)*dim]`.
 struct Column {
@@ -32,6 +32,13 @@ struct Column {
 struct SparseColumn {
     name: String,
     rows: Vec<Option<SparseVector>>,
+}
+
+/// One multivector space: slot `s` owns `rows[s]` (`None`: the point has no such vector).
+struct MultiColumn {
+    name: String,
+    metric: Metric,
+    rows: Vec<Option<MultiVector>>,
 }
 
 /// A stored point's present vectors by name, payload and version, borrowed.
@@ -67,6 +74,7 @@ pub struct PointStore {
     payloads: Vec<Option<Payload>>,
     columns: Vec<Column>,
     sparse: Vec<SparseColumn>,
+    multi: Vec<MultiColumn>,
     free: Vec<u32>,
 }
 
@@ -112,8 +120,18 @@ impl PointStore {
                 rows: Vec::new(),
             })
             .collect();
+        let multi = schema
+            .multi
+            .iter()
+            .map(|v| MultiColumn {
+                name: v.name.clone(),
+                metric: Metric(v.distance),
+                rows: Vec::new(),
+            })
+            .collect();
         PointStore {
             sparse,
+            multi,
             schema,
             slot_of: BTreeMap::new(),
             ids: Vec::new(),
@@ -146,6 +164,10 @@ impl PointStore {
                 .any(|c| c.name == name && c.present[slot])
                 || self
                     .sparse
+                    .iter()
+                    .any(|c| c.name == name && c.rows[slot].is_some())
+                || self
+                    .multi
                     .iter()
                     .any(|c| c.name == name && c.rows[slot].is_some())
         };
@@ -183,10 +205,24 @@ impl PointStore {
         self.schema.check_points(points)?;
         for p in points.iter_mut() {
             for (name, v) in p.vectors.iter_mut() {
-                if let Vector::Dense(v) = v {
-                    self.column(name)?.metric.preprocess(v);
-                }
+                self.prepare_vector(name, v)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Puts one checked vector in its stored form: dense ones normalized for Cosine, values
+    /// for a multivector space as rows (a dense vector is one row), each row normalized.
+    fn prepare_vector(&self, name: &str, v: &mut Vector) -> Result<()> {
+        if let Some(col) = self.multi.iter().find(|c| c.name == name) {
+            let given = std::mem::replace(v, Vector::Dense(Vec::new()));
+            let mut m = self.schema.conform_multi(name, given)?;
+            m.preprocess(col.metric);
+            *v = Vector::Multi(m);
+            return Ok(());
+        }
+        if let Vector::Dense(v) = v {
+            self.column(name)?.metric.preprocess(v);
         }
         Ok(())
     }
@@ -230,9 +266,7 @@ impl PointStore {
                     require(*id)?;
                     for (name, v) in vectors.iter_mut() {
                         self.schema.check_any(name, v)?;
-                        if let Vector::Dense(v) = v {
-                            self.column(name)?.metric.preprocess(v);
-                        }
+                        self.prepare_vector(name, v)?;
                     }
                 }
                 Ok(())
@@ -313,6 +347,9 @@ impl PointStore {
                     for col in self.sparse.iter_mut().filter(|c| names.contains(&c.name)) {
                         col.rows[slot] = None;
                     }
+                    for col in self.multi.iter_mut().filter(|c| names.contains(&c.name)) {
+                        col.rows[slot] = None;
+                    }
                 }
             }
         }
@@ -347,6 +384,11 @@ impl PointStore {
                         col.rows[slot] = Some(v);
                     }
                 }
+                Vector::Multi(v) => {
+                    if let Some(col) = self.multi.iter_mut().find(|c| c.name == name) {
+                        col.rows[slot] = Some(v);
+                    }
+                }
             }
         }
     }
@@ -367,6 +409,9 @@ impl PointStore {
             col.present[slot] = false;
         }
         for col in &mut self.sparse {
+            col.rows[slot] = None;
+        }
+        for col in &mut self.multi {
             col.rows[slot] = None;
         }
         self.set_vectors(slot, p.vectors);
@@ -391,6 +436,9 @@ impl PointStore {
         for col in &mut self.sparse {
             col.rows.push(None);
         }
+        for col in &mut self.multi {
+            col.rows.push(None);
+        }
         s
     }
 
@@ -400,6 +448,9 @@ impl PointStore {
             self.live[s] = false;
             self.payloads[s] = None;
             for col in &mut self.sparse {
+                col.rows[s] = None;
+            }
+            for col in &mut self.multi {
                 col.rows[s] = None;
             }
             self.free.push(s as u32);
@@ -453,7 +504,11 @@ impl PointStore {
             let v = c.rows[slot].as_ref()?;
             Some((c.name.as_str(), VectorRef::Sparse(v.indices(), v.values())))
         });
-        let vectors = dense.chain(sparse).collect();
+        let multi = self.multi.iter().filter_map(|c| {
+            let v = c.rows[slot].as_ref()?;
+            Some((c.name.as_str(), VectorRef::Multi(v.dim(), v.data())))
+        });
+        let vectors = dense.chain(sparse).chain(multi).collect();
         (vectors, self.payloads[slot].as_ref(), self.versions[slot])
     }
 
@@ -474,7 +529,11 @@ impl PointStore {
             let v = c.rows[slot].as_ref().filter(|_| keep(&c.name))?;
             Some((c.name.clone(), Vector::Sparse(v.clone())))
         });
-        dense.chain(sparse).collect()
+        let multi = self.multi.iter().filter_map(|c| {
+            let v = c.rows[slot].as_ref().filter(|_| keep(&c.name))?;
+            Some((c.name.clone(), Vector::Multi(v.clone())))
+        });
+        dense.chain(sparse).chain(multi).collect()
     }
 
     pub fn get(
@@ -615,6 +674,42 @@ impl PointStore {
             let Some(score) = query.dot(v.indices(), v.values()) else {
                 continue;
             };
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let id = self.ids[slot];
+            if !top.accepts(score, id) || hidden(id) || !self.passes(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot as u32));
+        }
+        Ok(())
+    }
+
+    /// Exact max_sim scan of the multivector space `name` (`query` already preprocessed):
+    /// pushes `(score, id, tag(slot))` for every live point not `hidden` that has one.
+    pub(crate) fn search_multi_into<T>(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        hidden: impl Fn(PointId) -> bool,
+        mut tag: impl FnMut(u32) -> T,
+    ) -> Result<()> {
+        let Some(col) = self.multi.iter().find(|c| c.name == name) else {
+            return Err(Error::WrongInput(format!(
+                "Not existing vector name error: {name}"
+            )));
+        };
+        for (slot, row) in col.rows.iter().enumerate() {
+            let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
+                continue;
+            };
+            if v.dim() != query.dim() {
+                continue;
+            }
+            let score = max_sim(col.metric, query, v.data());
             if params.threshold.is_some_and(|t| score < t) {
                 continue;
             }

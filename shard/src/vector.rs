@@ -1,14 +1,82 @@
-//! The value of one named vector of a point: dense, or sparse (index → weight).
+//! The value of one named vector of a point: dense, sparse (index → weight), or a
+//! multivector (several rows of one dimension, compared by max_sim).
 //!
 //! Sparse vectors are kept sorted by index with unique indices, so two of them are scored
 //! (dot product over the shared indices) by one merge pass, and stored ones can be copied
 //! into a segment's columns and inverted index without re-sorting.
 
+use crate::distance::Metric;
 use crate::error::{Error, Result};
 
 /// Largest number of non-zero entries of one sparse vector: bounds a point's size in the log
 /// and in a segment (Qdrant sets no explicit bound; a request body is bounded anyway).
 pub const SPARSE_MAX_ENTRIES: usize = 1 << 20;
+
+/// Most rows of one multivector: bounds a point's size (Qdrant sets no explicit bound).
+pub const MULTI_MAX_ROWS: usize = 4096;
+
+/// Rows of one dimension, flattened: row `r` is `data[r*dim .. (r+1)*dim]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiVector {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl MultiVector {
+    /// Checks rows as sent: at least one, all of `dim` (≥ 1) floats, finite.
+    pub fn new(dim: usize, data: Vec<f32>) -> Result<Self> {
+        if dim == 0 || data.is_empty() || !data.len().is_multiple_of(dim) {
+            return Err(Error::WrongInput(format!(
+                "a multivector needs at least one row, every row of the same dimension {dim}"
+            )));
+        }
+        if data.len() / dim > MULTI_MAX_ROWS {
+            return Err(Error::WrongInput(format!(
+                "multivector has {} rows, at most {MULTI_MAX_ROWS} are allowed",
+                data.len() / dim
+            )));
+        }
+        if data.iter().any(|x| !x.is_finite()) {
+            return Err(Error::WrongInput(
+                "vector contains NaN or infinite values".into(),
+            ));
+        }
+        Ok(MultiVector { dim, data })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim)
+    }
+
+    /// Prepares every row like a stored dense vector (normalizes for Cosine).
+    pub fn preprocess(&mut self, metric: Metric) {
+        for row in self.data.chunks_exact_mut(self.dim) {
+            metric.preprocess(row);
+        }
+    }
+}
+
+/// max_sim: for each query row the best similarity (the metric's internal score) to any
+/// stored row, summed. `stored` holds rows of `query.dim()` floats.
+pub fn max_sim(metric: Metric, query: &MultiVector, stored: &[f32]) -> f32 {
+    query
+        .rows()
+        .map(|q| {
+            stored
+                .chunks_exact(query.dim)
+                .map(|d| metric.score(q, d))
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+        .sum()
+}
 
 /// A sparse vector: `values[i]` is the weight of dimension `indices[i]`; indices strictly
 /// ascending.
@@ -113,6 +181,7 @@ pub fn sparse_dot(ai: &[u32], av: &[f32], bi: &[u32], bv: &[f32]) -> Option<f32>
 pub enum Vector {
     Dense(Vec<f32>),
     Sparse(SparseVector),
+    Multi(MultiVector),
 }
 
 impl Vector {
@@ -121,6 +190,7 @@ impl Vector {
         match self {
             Vector::Dense(v) => VectorRef::Dense(v),
             Vector::Sparse(s) => VectorRef::Sparse(&s.indices, &s.values),
+            Vector::Multi(m) => VectorRef::Multi(m.dim, &m.data),
         }
     }
 
@@ -128,7 +198,7 @@ impl Vector {
     pub fn as_dense(&self) -> Option<&[f32]> {
         match self {
             Vector::Dense(v) => Some(v),
-            Vector::Sparse(_) => None,
+            _ => None,
         }
     }
 
@@ -136,7 +206,7 @@ impl Vector {
     pub fn into_dense(self) -> Option<Vec<f32>> {
         match self {
             Vector::Dense(v) => Some(v),
-            Vector::Sparse(_) => None,
+            _ => None,
         }
     }
 }
@@ -158,6 +228,8 @@ impl From<SparseVector> for Vector {
 pub enum VectorRef<'a> {
     Dense(&'a [f32]),
     Sparse(&'a [u32], &'a [f32]),
+    /// Row dimension and the rows, flattened.
+    Multi(usize, &'a [f32]),
 }
 
 impl<'a> From<&'a [f32]> for VectorRef<'a> {
@@ -185,6 +257,10 @@ impl VectorRef<'_> {
             VectorRef::Sparse(i, v) => {
                 Vector::Sparse(SparseVector::from_sorted(i.to_vec(), v.to_vec()))
             }
+            VectorRef::Multi(dim, data) => Vector::Multi(MultiVector {
+                dim,
+                data: data.to_vec(),
+            }),
         }
     }
 }
@@ -204,6 +280,20 @@ mod tests {
         assert!(e.to_string().contains("unique"), "{e}");
         assert!(SparseVector::new(vec![1], vec![f32::NAN]).is_err());
         assert!(SparseVector::new(vec![], vec![]).expect("empty").is_empty());
+    }
+
+    #[test]
+    fn max_sim_sums_the_best_row_per_query_row() {
+        use crate::schema::Distance;
+        let q = MultiVector::new(2, vec![1.0, 0.0, 0.0, 1.0]).expect("q");
+        // Stored rows (2, 1) and (0, 3): row (1, 0) best 2, row (0, 1) best 3 → 5.
+        assert_eq!(
+            max_sim(Metric(Distance::Dot), &q, &[2.0, 1.0, 0.0, 3.0]),
+            5.0
+        );
+        assert!(MultiVector::new(2, vec![1.0, 2.0, 3.0]).is_err());
+        assert!(MultiVector::new(2, vec![]).is_err());
+        assert!(MultiVector::new(0, vec![]).is_err());
     }
 
     #[test]

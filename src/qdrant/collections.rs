@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use vexfs_shard::shard::{
     name_uuid, OptimizationReport, OptimizationStatus, OPTIMIZATIONS_COMPLETED_MAX,
 };
-use vexfs_shard::{Distance, Modifier, ShardSchema, SparseSpec, VectorSpec};
+use vexfs_shard::{Distance, Modifier, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 
 use super::error::Error;
 use super::json::parse_body;
@@ -50,8 +50,36 @@ struct VectorParamsIn {
     quantization_config: Option<Value>,
     on_disk: Option<bool>,
     datatype: Option<String>,
-    multivector_config: Option<Value>,
+    multivector_config: Option<MultiVectorConfigIn>,
     memory: Option<Value>,
+}
+
+/// Qdrant's `MultiVectorConfig`: the only comparator is `max_sim`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MultiVectorConfigIn {
+    comparator: MultiComparatorIn,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum MultiComparatorIn {
+    MaxSim,
+}
+
+/// One checked vector space: dense, or a multivector space (rows compared by max_sim).
+enum Space {
+    Dense(VectorSpec),
+    Multi(MultiSpec),
+}
+
+impl Space {
+    fn add_to(self, schema: &mut ShardSchema) {
+        match self {
+            Space::Dense(s) => schema.vectors.push(s),
+            Space::Multi(s) => schema.multi.push(s),
+        }
+    }
 }
 
 fn refuse_if_set<T>(v: &Option<T>, what: &str) -> Result<(), Error> {
@@ -62,7 +90,7 @@ fn refuse_if_set<T>(v: &Option<T>, what: &str) -> Result<(), Error> {
 }
 
 /// Checks one vector space and returns its spec plus what is reported back for it.
-fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
+fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
     let p: VectorParamsIn = serde_json::from_value(raw).map_err(Error::format)?;
     let field = if name.is_empty() {
         "vectors".to_owned()
@@ -77,7 +105,6 @@ fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
         )));
     }
     refuse_if_set(&p.quantization_config, "quantization_config")?;
-    refuse_if_set(&p.multivector_config, "multivector_config")?;
     refuse_if_set(&p.memory, "memory placement")?;
     if let Some(dt) = &p.datatype {
         if dt != "float32" {
@@ -91,10 +118,23 @@ fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
     if let Some(d) = p.on_disk {
         shown["on_disk"] = Value::Bool(d);
     }
-    let spec = VectorSpec {
-        name: name.to_owned(),
-        dim: p.size as usize,
-        distance: p.distance,
+    let spec = match p.multivector_config {
+        // Multivector columns are scanned; HNSW settings are stored and reported only.
+        Some(MultiVectorConfigIn {
+            comparator: MultiComparatorIn::MaxSim,
+        }) => {
+            shown["multivector_config"] = json!({"comparator": "max_sim"});
+            Space::Multi(MultiSpec {
+                name: name.to_owned(),
+                dim: p.size as usize,
+                distance: p.distance,
+            })
+        }
+        None => Space::Dense(VectorSpec {
+            name: name.to_owned(),
+            dim: p.size as usize,
+            distance: p.distance,
+        }),
     };
     Ok((spec, shown))
 }
@@ -175,7 +215,7 @@ fn sparse_spaces(
                 "sparse_vectors: vector name must not be empty".into(),
             ));
         }
-        if dense.column(&name).is_some() {
+        if dense.column(&name).is_some() || dense.multi_spec(&name).is_some() {
             return Err(Error::wrong_input(format!(
                 "Vector name {name} is used for both dense and sparse vectors"
             )));
@@ -238,18 +278,13 @@ pub async fn create(
     let (mut schema, vectors_shown, unnamed) = match req.vectors {
         None => (ShardSchema::default(), json!({}), false),
         Some(v @ Value::Object(_)) if v.get("size").is_some() || v.get("distance").is_some() => {
-            let (spec, shown) = vector_params("", v)?;
-            (
-                ShardSchema {
-                    sparse: Vec::new(),
-                    vectors: vec![spec],
-                },
-                shown,
-                true,
-            )
+            let (space, shown) = vector_params("", v)?;
+            let mut schema = ShardSchema::default();
+            space.add_to(&mut schema);
+            (schema, shown, true)
         }
         Some(Value::Object(named)) => {
-            let mut specs = Vec::new();
+            let mut schema = ShardSchema::default();
             let mut shown = Map::new();
             // Sorted so every core builds the same column order.
             let named: BTreeMap<String, Value> = named.into_iter().collect();
@@ -259,18 +294,11 @@ pub async fn create(
                         "vectors: vector name must not be empty".into(),
                     ));
                 }
-                let (spec, s) = vector_params(&n, raw)?;
-                specs.push(spec);
+                let (space, s) = vector_params(&n, raw)?;
+                space.add_to(&mut schema);
                 shown.insert(n, s);
             }
-            (
-                ShardSchema {
-                    sparse: Vec::new(),
-                    vectors: specs,
-                },
-                Value::Object(shown),
-                false,
-            )
+            (schema, Value::Object(shown), false)
         }
         Some(_) => return Err(Error::format("vectors: expected an object")),
     };
@@ -472,7 +500,8 @@ pub async fn update(
     catalog::update_config(core, name.to_owned(), move |config| {
         let x = &mut config.extra;
         for (vname, hnsw, on_disk) in vector_diffs {
-            let known = config.schema.column(&vname).is_some();
+            let known = config.schema.column(&vname).is_some()
+                || config.schema.multi_spec(&vname).is_some();
             if !known {
                 return Err(RuntimeError::WrongInput(format!(
                     "Wrong input: Not existing vector name error: {vname}"

@@ -6,11 +6,14 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
-use vexfs_shard::{PayloadSelector, Record, ScoredRecord, SparseVector, Vector, VectorSelector};
+use vexfs_shard::{
+    MultiVector, PayloadSelector, Record, ScoredRecord, SparseVector, Vector, VectorSelector,
+};
 
-/// The `vector` of a point: one unnamed dense vector, or vectors by name (dense arrays or
-/// sparse `{"indices", "values"}` objects). Multi and inference inputs parse (so the error
-/// can name them) but are refused.
+/// The `vector` of a point: one unnamed dense vector (or multivector, as the named form with
+/// the name ""), or vectors by name (dense arrays, rows of a multivector, or sparse
+/// `{"indices", "values"}` objects). Inference inputs parse (so the error can name them) but
+/// are refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorInput {
     Dense(Vec<f32>),
@@ -41,7 +44,8 @@ impl JsonSchema for VectorInput {
                             vector name: dense arrays or sparse {indices, values} objects.",
             "anyOf": [
                 dense,
-                {"type": "object", "additionalProperties": {"anyOf": [dense, sparse_schema()]}}
+                {"type": "array", "items": dense},
+                {"type": "object", "additionalProperties": {"anyOf": [dense, {"type": "array", "items": dense}, sparse_schema()]}}
             ]
         })
     }
@@ -62,7 +66,7 @@ pub fn sparse_schema() -> serde_json::Value {
 /// An element of a JSON array of a vector: a number, or a row (multivector).
 enum Elem {
     Num(f32),
-    Row,
+    Row(Vec<f32>),
 }
 
 impl<'de> Deserialize<'de> for Elem {
@@ -71,7 +75,7 @@ impl<'de> Deserialize<'de> for Elem {
         impl<'de> Visitor<'de> for V {
             type Value = Elem;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number")
+                f.write_str("a number or a row of numbers")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Elem, E> {
                 Ok(Elem::Num(v as f32))
@@ -83,44 +87,70 @@ impl<'de> Deserialize<'de> for Elem {
                 Ok(Elem::Num(v as f32))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Elem, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(Elem::Row)
+                let mut row = Vec::with_capacity(
+                    seq.size_hint()
+                        .unwrap_or(0)
+                        .min(crate::limits::VECTOR_DIM_MAX),
+                );
+                while let Some(x) = seq.next_element::<f32>()? {
+                    row.push(x);
+                }
+                Ok(Elem::Row(row))
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// A dense vector: a JSON array of numbers.
-struct Dense(Vec<f32>);
+/// A vector given as a JSON array: numbers (dense) or rows of numbers (multivector).
+struct ArrayVector(Vector);
 
-impl<'de> Deserialize<'de> for Dense {
+impl<'de> Deserialize<'de> for ArrayVector {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Dense;
+            type Value = ArrayVector;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a vector (array of numbers)")
+                f.write_str("a vector (array of numbers, or of rows of numbers)")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dense, A::Error> {
-                let mut v = Vec::with_capacity(
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ArrayVector, A::Error> {
+                let mut flat = Vec::with_capacity(
                     seq.size_hint()
                         .unwrap_or(0)
                         .min(crate::limits::VECTOR_DIM_MAX),
                 );
+                let mut dim: Option<usize> = None;
+                let mut rows = 0usize;
                 while let Some(e) = seq.next_element::<Elem>()? {
-                    match e {
-                        Elem::Num(x) => v.push(x),
-                        Elem::Row => {
+                    match (e, dim) {
+                        (Elem::Num(x), None) if rows == 0 => flat.push(x),
+                        (Elem::Row(r), d) if flat.is_empty() || d.is_some() => {
+                            if d.is_some_and(|d| d != r.len()) {
+                                return Err(de::Error::custom(
+                                    "every row of a multivector must have the same dimension",
+                                ));
+                            }
+                            dim = Some(r.len());
+                            rows += 1;
+                            flat.extend(r);
+                        }
+                        _ => {
                             return Err(de::Error::custom(
-                                "multivectors are not supported by this server yet",
+                                "a vector mixes numbers and rows of numbers",
                             ))
                         }
                     }
                 }
-                Ok(Dense(v))
+                match dim {
+                    None => Ok(ArrayVector(Vector::Dense(flat))),
+                    Some(dim) => MultiVector::new(dim, flat)
+                        .map(|m| ArrayVector(Vector::Multi(m)))
+                        .map_err(|e| {
+                            de::Error::custom(e.to_string().trim_start_matches("Wrong input: "))
+                        }),
+                }
             }
-            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Dense, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<ArrayVector, A::Error> {
                 Err(de::Error::custom(
                     "expected a dense vector (array of numbers), got an object",
                 ))
@@ -139,8 +169,12 @@ impl<'de> Deserialize<'de> for VectorInput {
                 f.write_str("a vector (array of numbers) or an object of named vectors")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorInput, A::Error> {
-                Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(|d| VectorInput::Dense(d.0))
+                ArrayVector::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(
+                    |v| match v.0 {
+                        Vector::Dense(d) => VectorInput::Dense(d),
+                        other => VectorInput::Named(vec![(String::new(), other)]),
+                    },
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorInput, A::Error> {
                 // Decided by value type, not by name: `{"image": [..]}` is a named dense
@@ -189,8 +223,8 @@ impl<'de> Deserialize<'de> for NamedValue {
                 f.write_str("a vector (array of numbers) or a sparse vector")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedValue, A::Error> {
-                Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(|d| NamedValue::Vector(Vector::Dense(d.0)))
+                ArrayVector::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|v| NamedValue::Vector(v.0))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedValue, A::Error> {
                 let (mut indices, mut values) = (None, None);
@@ -255,7 +289,7 @@ impl JsonSchema for BatchVector {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let dense =
             serde_json::json!({"type": "array", "items": {"type": "number", "format": "float"}});
-        schemars::json_schema!({"anyOf": [dense, sparse_schema()]})
+        schemars::json_schema!({"anyOf": [dense, {"type": "array", "items": dense}, sparse_schema()]})
     }
 }
 
@@ -355,6 +389,7 @@ impl Serialize for VectorOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
             Vector::Dense(v) => v.serialize(s),
+            Vector::Multi(m) => s.collect_seq(m.rows()),
             Vector::Sparse(v) => {
                 let mut st = s.serialize_struct("SparseVector", 2)?;
                 st.serialize_field("indices", v.indices())?;
@@ -464,8 +499,16 @@ mod tests {
                 ("b".into(), vec![].into())
             ])
         );
-        let e = parse("[[1,2],[3,4]]").expect_err("multi");
-        assert!(e.to_string().contains("multivectors"), "{e}");
+        assert_eq!(
+            parse("[[1,2],[3,4]]").expect("multi"),
+            VectorInput::Named(vec![(
+                String::new(),
+                Vector::Multi(MultiVector::new(2, vec![1.0, 2.0, 3.0, 4.0]).expect("rows"))
+            )])
+        );
+        for bad in ["[[1,2],[3]]", "[[1,2],3]", "[1,[2]]", "[[]]"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         // Sparse vectors are sorted by index on the way in.
         assert_eq!(
             parse(r#"{"a": {"indices": [5, 1], "values": [0.5, -1]}}"#).expect("sparse"),

@@ -60,7 +60,7 @@ struct BatchIn {
 #[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum BatchVectors {
-    Unnamed(Vec<Vec<f32>>),
+    Unnamed(Vec<BatchVector>),
     Named(std::collections::BTreeMap<String, Vec<BatchVector>>),
 }
 
@@ -75,10 +75,7 @@ fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
     };
     let mut vectors: Vec<Vec<(String, Vector)>> = match b.vectors {
         BatchVectors::Unnamed(v) if v.len() != n => return Err(mismatch("vectors", v.len())),
-        BatchVectors::Unnamed(v) => v
-            .into_iter()
-            .map(|v| vec![(String::new(), Vector::Dense(v))])
-            .collect(),
+        BatchVectors::Unnamed(v) => v.into_iter().map(|v| vec![(String::new(), v.0)]).collect(),
         BatchVectors::Named(map) => {
             let mut per_point: Vec<Vec<(String, Vector)>> = vec![Vec::new(); n];
             for (name, list) in map {

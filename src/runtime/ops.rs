@@ -21,7 +21,7 @@ use vexfs_shard::filter::{Filter, JsonPath};
 use vexfs_shard::score::Objective;
 use vexfs_shard::sparse::idf;
 use vexfs_shard::store::SparseStats;
-use vexfs_shard::{Modifier, Shard, SparseVector, UpdateCondition, Vector};
+use vexfs_shard::{Modifier, MultiVector, Shard, SparseVector, UpdateCondition, Vector};
 
 use super::catalog::{owner_core, Collection};
 use super::core::Core;
@@ -456,11 +456,29 @@ pub async fn search(
     mut req: SearchRequest,
 ) -> Result<Vec<ScoredRecord>, RuntimeError> {
     let coll = collection(core, name)?;
-    let query = match std::mem::replace(&mut req.vector, Vector::Dense(Vec::new())) {
+    let schema = &coll.config.schema;
+    let given = std::mem::replace(&mut req.vector, Vector::Dense(Vec::new()));
+    if let Some(spec) = schema.multi_spec(&req.vector_name) {
+        // A dense query on a multivector space is one row, as in Qdrant.
+        let mut q = schema.conform_multi(&req.vector_name, given)?;
+        q.preprocess(Metric(spec.distance));
+        return search_special(core, name, SpecialQuery::Multi(q), req).await;
+    }
+    let query = match given {
         Vector::Dense(v) => v,
-        Vector::Sparse(q) => {
-            let modifier = coll.config.schema.sparse(&req.vector_name)?.modifier;
-            return search_sparse(core, name, q, modifier, req).await;
+        Vector::Sparse(mut q) => {
+            if schema.sparse(&req.vector_name)?.modifier == Modifier::Idf {
+                let stats = sparse_stats(core, name, &req.vector_name, q.indices()).await?;
+                idf::weight_query(&mut q, &stats);
+            }
+            return search_special(core, name, SpecialQuery::Sparse(q), req).await;
+        }
+        Vector::Multi(_) => {
+            schema.spec(&req.vector_name)?;
+            return Err(RuntimeError::WrongInput(format!(
+                "Wrong input: {} is not a multivector",
+                req.vector_name
+            )));
         }
     };
     let spec = coll
@@ -507,20 +525,23 @@ pub async fn search(
         .collect())
 }
 
-/// Sparse search over all shards, merged best first (ties by id); scores are dot products.
-/// With the idf modifier the query's weights are first multiplied by the idf of their
-/// indices, counted over the whole collection (one extra round over the shards).
-async fn search_sparse(
+/// A query on a sparse or multivector space, ready to score (idf weights applied, rows
+/// preprocessed).
+enum SpecialQuery {
+    Sparse(SparseVector),
+    Multi(MultiVector),
+}
+
+/// Search of a sparse space (dot product over shared indices; with the idf modifier the
+/// caller has weighted the query with counts over the whole collection) or a multivector
+/// space (max_sim, by scanning) over all shards, merged best first (ties by id). Scores are
+/// reported as computed.
+async fn search_special(
     core: &Rc<Core>,
     name: &str,
-    mut query: SparseVector,
-    modifier: Modifier,
+    query: SpecialQuery,
     req: SearchRequest,
 ) -> Result<Vec<ScoredRecord>, RuntimeError> {
-    if modifier == Modifier::Idf {
-        let stats = sparse_stats(core, name, &req.vector_name, query.indices()).await?;
-        idf::weight_query(&mut query, &stats);
-    }
     let top = req.offset.saturating_add(req.limit);
     let req = Arc::new((req, query));
     let r = req.clone();
@@ -536,15 +557,17 @@ async fn search_sparse(
             exact: false,
             indexed_only: false,
         };
+        let (name, shape) = (&req.vector_name, &req.shape);
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {
-            hits.extend(s.search_sparse(
-                &req.vector_name,
-                query,
-                &params,
-                &req.shape.payload,
-                &req.shape.vectors,
-            )?);
+            hits.extend(match query {
+                SpecialQuery::Sparse(q) => {
+                    s.search_sparse(name, q, &params, &shape.payload, &shape.vectors)?
+                }
+                SpecialQuery::Multi(q) => {
+                    s.search_multi(name, q, &params, &shape.payload, &shape.vectors)?
+                }
+            });
         }
         Ok(hits)
     })

@@ -55,6 +55,7 @@ fn segment(distance: Distance, points: usize) -> Segment {
 fn segment_at(distance: Distance, points: usize, lsn: u64) -> Segment {
     let schema = ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

@@ -53,6 +53,7 @@ fn build_and_search_100k_x_128_cosine() {
     let (points, queries) = data();
     let schema = ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

@@ -24,6 +24,7 @@ const DIM: usize = 16;
 fn schema() -> ShardSchema {
     ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

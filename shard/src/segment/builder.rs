@@ -6,7 +6,7 @@ use rkyv::util::AlignedVec;
 use super::error::SegmentError;
 use super::format::{bit, distance_code};
 use super::format::{
-    bitmap_words, encode_header, set_bit, Body, ColumnBody, SparseColumnBody,
+    bitmap_words, encode_header, set_bit, Body, ColumnBody, MultiColumnBody, SparseColumnBody,
     SEGMENT_BUFFER_ALIGN_BYTES, SEGMENT_FILE_ALIGN_BYTES, SEGMENT_HEADER_BYTES, SEGMENT_MAX_DIM,
     SEGMENT_MAX_POINTS,
 };
@@ -59,11 +59,22 @@ struct BuildSparse {
     values: Vec<f32>,
 }
 
+/// One multivector space being collected, in push order.
+struct BuildMulti {
+    name: String,
+    dim: usize,
+    distance: Distance,
+    present: Vec<u64>,
+    ends: Vec<u64>,
+    data: Vec<f32>,
+}
+
 /// Builds a segment from points pushed in any order (ascending id order is cheapest: no
 /// permutation pass). Every push is checked against the schema and applied whole or not at all.
 pub struct SegmentBuilder {
     columns: Vec<BuildColumn>,
     sparse: Vec<BuildSparse>,
+    multi: Vec<BuildMulti>,
     ids: Vec<PointId>,
     versions: Vec<u64>,
     payload_ends: Vec<u64>,
@@ -111,9 +122,28 @@ impl SegmentBuilder {
                 values: Vec::new(),
             })
             .collect();
+        let mut multi = Vec::with_capacity(schema.multi.len());
+        for v in &schema.multi {
+            if v.dim > SEGMENT_MAX_DIM {
+                return Err(SegmentError::DimTooLarge {
+                    name: v.name.clone(),
+                    dim: v.dim,
+                    max: SEGMENT_MAX_DIM,
+                });
+            }
+            multi.push(BuildMulti {
+                name: v.name.clone(),
+                dim: v.dim,
+                distance: v.distance,
+                present: Vec::with_capacity(bitmap_words(points)),
+                ends: Vec::with_capacity(points),
+                data: Vec::new(),
+            });
+        }
         Ok(SegmentBuilder {
             columns,
             sparse,
+            multi,
             ids: Vec::with_capacity(points),
             versions: Vec::with_capacity(points),
             payload_ends: Vec::with_capacity(points),
@@ -155,9 +185,25 @@ impl SegmentBuilder {
         // Check everything before changing anything, so a refused point leaves no trace.
         let mut given: Vec<(usize, &[f32])> = Vec::with_capacity(self.columns.len());
         let mut given_sparse: Vec<(usize, &[u32], &[f32])> = Vec::new();
+        let mut given_multi: Vec<(usize, &[f32])> = Vec::new();
         for (name, v) in vectors {
             let v = match v.into() {
                 VectorRef::Dense(v) => v,
+                VectorRef::Multi(dim, rows) => {
+                    let Some(c) = self.multi.iter().position(|c| c.name == name) else {
+                        return Err(SegmentError::UnknownVector { name: name.into() });
+                    };
+                    if dim != self.multi[c].dim || rows.is_empty() || rows.len() % dim != 0 {
+                        return Err(SegmentError::Dimension {
+                            name: name.into(),
+                            expected: self.multi[c].dim,
+                            got: dim,
+                        });
+                    }
+                    given_multi.retain(|(gc, _)| *gc != c);
+                    given_multi.push((c, rows));
+                    continue;
+                }
                 VectorRef::Sparse(i, x) => {
                     let Some(c) = self.sparse.iter().position(|c| c.name == name) else {
                         return Err(SegmentError::UnknownVector { name: name.into() });
@@ -226,6 +272,19 @@ impl SegmentBuilder {
         for col in &mut self.sparse {
             col.ends.push(col.indices.len() as u64);
         }
+        for col in &mut self.multi {
+            if col.present.len() < bitmap_words(slot + 1) {
+                col.present.push(0);
+            }
+        }
+        for (c, rows) in given_multi {
+            let col = &mut self.multi[c];
+            col.data.extend_from_slice(rows);
+            set_bit(&mut col.present, slot);
+        }
+        for col in &mut self.multi {
+            col.ends.push(col.data.len() as u64);
+        }
         Ok(())
     }
 
@@ -281,6 +340,11 @@ impl SegmentBuilder {
             .into_iter()
             .map(|c| sparse_body(c, order.as_deref()))
             .collect();
+        let multi = self
+            .multi
+            .into_iter()
+            .map(|c| multi_body(c, order.as_deref()))
+            .collect();
         let (versions, payload_ends, payload_blob, columns) = match &order {
             None => (
                 self.versions,
@@ -306,6 +370,7 @@ impl SegmentBuilder {
             payload_blob,
             deleted,
             sparse,
+            multi,
         };
         serialize(&body, n)
     }
@@ -360,6 +425,37 @@ fn sparse_body(c: BuildSparse, order: Option<&[u32]>) -> SparseColumnBody {
     }
 }
 
+/// A multivector column in id order (`order[new] = old`, `None`: already in id order).
+fn multi_body(c: BuildMulti, order: Option<&[u32]>) -> MultiColumnBody {
+    let (present, ends, data) = match order {
+        None => (c.present, c.ends, c.data),
+        Some(order) => {
+            let mut present = vec![0u64; bitmap_words(order.len())];
+            let mut ends = Vec::with_capacity(order.len());
+            let mut data = Vec::with_capacity(c.data.len());
+            for (new, &o) in order.iter().enumerate() {
+                let o = o as usize;
+                let start = if o == 0 { 0 } else { c.ends[o - 1] as usize };
+                data.extend_from_slice(&c.data[start..c.ends[o] as usize]);
+                ends.push(data.len() as u64);
+                if bit(&c.present, o) {
+                    set_bit(&mut present, new);
+                }
+            }
+            (present, ends, data)
+        }
+    };
+    MultiColumnBody {
+        name: c.name,
+        // Bounded by SEGMENT_MAX_DIM at construction.
+        dim: c.dim as u32,
+        distance: distance_code(c.distance),
+        present,
+        ends,
+        data,
+    }
+}
+
 type Permuted = (Vec<u64>, Vec<u64>, Vec<u8>, Vec<ColumnBody>);
 
 /// Reorders per-point data from push order into id order (`order[new] = old`).
@@ -406,7 +502,8 @@ fn serialize(body: &Body, points: usize) -> Result<SegmentBytes, SegmentError> {
             .sparse
             .iter()
             .map(|c| c.indices.len() * 16)
-            .sum::<usize>();
+            .sum::<usize>()
+        + body.multi.iter().map(|c| c.data.len() * 4).sum::<usize>();
     let estimate = SEGMENT_HEADER_BYTES
         + vector_bytes
         + body.payload_blob.len()

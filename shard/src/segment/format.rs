@@ -13,7 +13,7 @@ use crate::schema::Distance;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"VEXFSSEG";
 /// Bumped on any change of the header or of `Body`'s layout.
-/// Version 2 added sparse columns; version 1 files are refused (re-ingest; acceptable before
+/// Version 2 added sparse and multivector columns; version 1 files are refused (re-ingest; acceptable before
 /// 1.0).
 pub const SEGMENT_FORMAT_VERSION: u32 = 2;
 pub const SEGMENT_HEADER_BYTES: usize = FRAME_HEADER_BYTES;
@@ -53,6 +53,22 @@ pub(crate) struct Body {
     pub deleted: Vec<u64>,
     /// Sparse vector spaces, in schema order.
     pub sparse: Vec<SparseColumnBody>,
+    /// Multivector spaces, in schema order.
+    pub multi: Vec<MultiColumnBody>,
+}
+
+/// One multivector space: each slot's rows, flattened.
+#[derive(Archive, Serialize)]
+pub(crate) struct MultiColumnBody {
+    pub name: String,
+    pub dim: u32,
+    pub distance: u8,
+    /// One bit per slot, set when the point has this vector.
+    pub present: Vec<u64>,
+    /// End offset in `data` of each slot's rows (a multiple of `dim`; a slot starts where the
+    /// previous one ends).
+    pub ends: Vec<u64>,
+    pub data: Vec<f32>,
 }
 
 /// One sparse vector space: per-slot vectors and their inverted index
@@ -263,6 +279,45 @@ pub(crate) fn check_body(
             return Err(corrupt(format!("vector {name:?} appears twice")));
         }
         check_sparse(col, n).map_err(|r| corrupt(format!("sparse vector {name:?}: {r}")))?;
+    }
+    for (i, col) in body.multi.iter().enumerate() {
+        let name = col.name.as_str();
+        if body.multi[..i].iter().any(|c| c.name.as_str() == name)
+            || body.columns.iter().any(|c| c.name.as_str() == name)
+            || body.sparse.iter().any(|c| c.name.as_str() == name)
+        {
+            return Err(corrupt(format!("vector {name:?} appears twice")));
+        }
+        check_multi(col, n).map_err(|r| corrupt(format!("multivector {name:?}: {r}")))?;
+    }
+    Ok(())
+}
+
+/// Dimension, lengths and offsets of one multivector column.
+fn check_multi(col: &ArchivedMultiColumnBody, n: usize) -> Result<(), String> {
+    let dim = col.dim.to_native() as u64;
+    if dim == 0 || dim > SEGMENT_MAX_DIM as u64 {
+        return Err(format!("dimension {dim}"));
+    }
+    if distance_from_code(col.distance).is_none() {
+        return Err(format!("unknown distance code {}", col.distance));
+    }
+    if col.present.len() != bitmap_words(n) {
+        return Err(format!("presence bitmap of {} words", col.present.len()));
+    }
+    let ends = u64s(col.ends.as_slice());
+    if ends.len() != n {
+        return Err("per-slot lengths disagree".into());
+    }
+    let mut start = 0u64;
+    for &end in ends {
+        if end < start || !end.is_multiple_of(dim) {
+            return Err("offsets are not monotonic rows".into());
+        }
+        start = end;
+    }
+    if start != col.data.len() as u64 {
+        return Err("offsets do not cover the rows".into());
     }
     Ok(())
 }

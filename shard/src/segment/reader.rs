@@ -16,13 +16,13 @@ use super::format::{
 use crate::distance::Metric;
 use crate::op::Payload;
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, SparseSpec, VectorSpec};
+use crate::schema::{Distance, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::sparse::postings::PostingsRef;
 use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
-use crate::vector::{SparseVector, Vector};
+use crate::vector::{max_sim, MultiVector, SparseVector, Vector, VectorRef};
 
 /// One vector space stored in a segment.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +43,8 @@ pub struct Segment {
     columns: Vec<ColumnInfo>,
     /// Names of the sparse spaces, in file order.
     sparse: Vec<String>,
+    /// Multivector spaces, in file order.
+    multi: Vec<ColumnInfo>,
     /// The file's own deletion bitmap plus every deletion applied since.
     deleted: DeletedSet,
 }
@@ -110,6 +112,16 @@ impl Segment {
             .iter()
             .map(|c| c.name.as_str().to_owned())
             .collect();
+        let multi = body
+            .multi
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.name.as_str().to_owned(),
+                dim: c.dim.to_native() as usize,
+                // check_body refused unknown codes.
+                distance: distance_from_code(c.distance).unwrap_or(Distance::Dot),
+            })
+            .collect();
         let deleted = DeletedSet::from_words(len as usize, u64s(body.deleted.as_slice()));
         let flushed_lsn = body.flushed_lsn.to_native();
         Ok(Segment {
@@ -120,6 +132,7 @@ impl Segment {
             flushed_lsn,
             columns,
             sparse,
+            multi,
             deleted,
         })
     }
@@ -194,6 +207,73 @@ impl Segment {
                     modifier: Default::default(),
                 })
                 .collect(),
+            multi: self
+                .multi
+                .iter()
+                .map(|c| MultiSpec {
+                    name: c.name.clone(),
+                    dim: c.dim,
+                    distance: c.distance,
+                })
+                .collect(),
+        }
+    }
+
+    /// The multivector spaces.
+    pub fn multi_columns(&self) -> &[ColumnInfo] {
+        &self.multi
+    }
+
+    /// The rows (flattened) of `slot` in the multivector space `column`, zero-copy; `None`
+    /// when the point has none.
+    pub fn multi_vector(&self, column: usize, slot: u32) -> Option<&[f32]> {
+        let c = self.body().multi.get(column)?;
+        if slot >= self.len || !bit(u64s(c.present.as_slice()), slot as usize) {
+            return None;
+        }
+        let ends = u64s(c.ends.as_slice());
+        let s = slot as usize;
+        let start = if s == 0 { 0 } else { ends[s - 1] as usize };
+        // check_body proved the offsets monotonic and inside the data.
+        f32s(c.data.as_slice()).get(start..ends[s] as usize)
+    }
+
+    /// Exact max_sim scan of the multivector space `name` (these columns have no graph).
+    pub fn search_multi_into<T>(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        mut tag: impl FnMut(u32) -> T,
+    ) {
+        let Some(column) = self.multi.iter().position(|c| c.name == name) else {
+            return;
+        };
+        let info = &self.multi[column];
+        if info.dim != query.dim() {
+            return;
+        }
+        let metric = Metric(info.distance);
+        let body = self.body();
+        for slot in 0..self.len {
+            if self.deleted.contains(slot) {
+                continue;
+            }
+            let Some(rows) = self.multi_vector(column, slot) else {
+                continue;
+            };
+            let score = max_sim(metric, query, rows);
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let Some(id) = id_at(body, slot as usize) else {
+                continue;
+            };
+            if !top.accepts(score, id) || !self.matches(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot));
         }
     }
 
@@ -454,7 +534,16 @@ impl Segment {
                     let v = SparseVector::from_sorted(ix.to_vec(), vs.to_vec());
                     Some((n.clone(), Vector::Sparse(v)))
                 });
-            dense.chain(sparse).collect()
+            let multi = self
+                .multi
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| wanted(&c.name))
+                .filter_map(|(i, c)| {
+                    let rows = self.multi_vector(i, slot)?;
+                    Some((c.name.clone(), VectorRef::Multi(c.dim, rows).to_owned()))
+                });
+            dense.chain(sparse).chain(multi).collect()
         });
         let payload = match payload {
             PayloadSelector::None => None,
@@ -533,11 +622,17 @@ impl Segment {
         let payload = self.payload(slot).ok().flatten();
         let has_vector = |name: &str| match self.column(name) {
             Some(c) => self.has_vector(c, slot),
-            None => self
-                .sparse
-                .iter()
-                .position(|n| n == name)
-                .is_some_and(|c| self.sparse_vector(c, slot).is_some()),
+            None => {
+                self.sparse
+                    .iter()
+                    .position(|n| n == name)
+                    .is_some_and(|c| self.sparse_vector(c, slot).is_some())
+                    || self
+                        .multi
+                        .iter()
+                        .position(|c| c.name == name)
+                        .is_some_and(|c| self.multi_vector(c, slot).is_some())
+            }
         };
         filter.matches(&crate::filter::PointView {
             id,

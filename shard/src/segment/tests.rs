@@ -23,6 +23,7 @@ pub(super) fn schema() -> ShardSchema {
     };
     ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![
             spec("", 4, Distance::Cosine),
             spec("img", 3, Distance::Euclid),

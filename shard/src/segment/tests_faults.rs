@@ -180,6 +180,7 @@ fn segment_timing_100k_x_128() {
     const DIM: usize = 128;
     let schema = ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

@@ -15,7 +15,7 @@ use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
-use crate::vector::SparseVector;
+use crate::vector::{MultiVector, SparseVector};
 
 type PartIter<'a> = Peekable<Box<dyn Iterator<Item = (PointId, Loc)> + 'a>>;
 
@@ -266,6 +266,42 @@ impl<S: Storage> Shard<S> {
         for (i, e) in parts.segments.iter().enumerate() {
             e.segment
                 .search_sparse_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
+            .collect())
+    }
+
+    /// Multivector search over every part by exact max_sim scans (`query` already checked
+    /// and preprocessed like stored rows); `(score, record)` best first, ties by id.
+    pub fn search_multi(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        let parts = self.parts.borrow();
+        let mut top = TopK::new(params.top);
+        parts
+            .mutable
+            .search_multi_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
+        if let Some(f) = parts.frozen.as_ref() {
+            f.store.search_multi_into(
+                name,
+                query,
+                params,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
+        }
+        for (i, e) in parts.segments.iter().enumerate() {
+            e.segment
+                .search_multi_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
         }
         Ok(top
             .into_sorted()

@@ -22,6 +22,7 @@ pub(super) const DIR: &str = "/shard";
 pub(super) fn schema() -> ShardSchema {
     ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![
             VectorSpec {
                 name: String::new(),

@@ -523,6 +523,7 @@ fn measure_rewrite_steps_that_do_not_yield() {
     const DIM: usize = 128;
     let schema = ShardSchema {
         sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

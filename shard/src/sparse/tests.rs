@@ -7,16 +7,17 @@ use serde_json::json;
 use vexfs_io::mem::MemStorage;
 
 use super::idf::{idf, weight_query};
+use crate::distance::Metric;
 use crate::filter::Filter;
 use crate::op::{Payload, PointWrite, WriteOp};
 use crate::point_id::PointId;
-use crate::schema::{Distance, Modifier, ShardSchema, SparseSpec, VectorSpec};
+use crate::schema::{Distance, Modifier, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 use crate::segment::{Segment, SegmentBuilder};
 use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::shard::{OptimizerOptions, Shard, ShardOptions};
 use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
-use crate::vector::{sparse_dot, SparseVector, Vector};
+use crate::vector::{max_sim, sparse_dot, MultiVector, SparseVector, Vector};
 
 /// xorshift64*: reproducible without a dependency.
 struct Rng(u64);
@@ -57,6 +58,7 @@ fn schema() -> ShardSchema {
             name: "s".into(),
             modifier: Modifier::None,
         }],
+        multi: Vec::new(),
     }
 }
 
@@ -347,6 +349,159 @@ fn shard_keeps_sparse_vectors_through_flush_merge_and_restart() {
         check(&shard, &mut rng);
         drop(shard);
         let reopened = Shard::open(&fs, Path::new(DIR), schema(), options())
+            .await
+            .expect("reopen");
+        check(&reopened, &mut rng);
+    });
+}
+
+// Multivectors go through the same parts (mutable, segments, merges, restart); their
+// columns are scanned with max_sim.
+
+fn multi_schema() -> ShardSchema {
+    ShardSchema {
+        vectors: Vec::new(),
+        sparse: Vec::new(),
+        multi: vec![
+            MultiSpec {
+                name: "m".into(),
+                dim: 2,
+                distance: Distance::Dot,
+            },
+            MultiSpec {
+                name: "c".into(),
+                dim: 2,
+                distance: Distance::Cosine,
+            },
+        ],
+    }
+}
+
+fn multi_points(rng: &mut Rng, count: u64) -> Vec<PointWrite> {
+    (0..count)
+        .map(|i| {
+            let rows = 1 + rng.below(3) as usize;
+            let data: Vec<f32> = (0..rows * 2)
+                .map(|_| (rng.below(200) as f32 - 100.0) / 10.0)
+                .collect();
+            let mut vectors = vec![("c".to_owned(), Vector::Dense(vec![3.0, 4.0]))];
+            if i % 4 != 0 {
+                vectors.push((
+                    "m".to_owned(),
+                    Vector::Multi(MultiVector::new(2, data).expect("rows")),
+                ));
+            }
+            PointWrite {
+                id: PointId::Num(i * 613 % 1009),
+                vectors,
+                payload: Some(payload(i % 4)),
+            }
+        })
+        .collect()
+}
+
+fn multi_hits(
+    shard: &Shard<MemStorage>,
+    q: &MultiVector,
+    f: Option<&Filter>,
+) -> Vec<(u32, PointId)> {
+    shard
+        .search_multi(
+            "m",
+            q,
+            &params(7, f),
+            &PayloadSelector::None,
+            &VectorSelector::None,
+        )
+        .expect("search")
+        .into_iter()
+        .map(|(s, r)| (s.to_bits(), r.id))
+        .collect()
+}
+
+fn multi_brute(points: &[PointWrite], q: &MultiVector, even_only: bool) -> Vec<(u32, PointId)> {
+    let mut hits: Vec<(f32, PointId)> = points
+        .iter()
+        .filter(|p| {
+            let k = p
+                .payload
+                .as_ref()
+                .and_then(|m| m["k"].as_u64())
+                .unwrap_or(1);
+            !even_only || k % 2 == 0
+        })
+        .filter_map(|p| {
+            let (_, Vector::Multi(v)) = p.vectors.iter().find(|(n, _)| n == "m")? else {
+                return None;
+            };
+            Some((max_sim(Metric(Distance::Dot), q, v.data()), p.id))
+        })
+        .collect();
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    hits.into_iter()
+        .take(7)
+        .map(|(s, id)| (s.to_bits(), id))
+        .collect()
+}
+
+#[test]
+fn shard_keeps_multivectors_through_flush_merge_and_restart() {
+    block_on(async {
+        let fs = MemStorage::new(1);
+        let mut rng = Rng(7);
+        let pts = multi_points(&mut rng, 60);
+        let shard = Shard::open(&fs, Path::new("/multi"), multi_schema(), options())
+            .await
+            .expect("open");
+        for chunk in pts.chunks(25) {
+            shard
+                .write(WriteOp::Upsert(chunk.to_vec()))
+                .expect("upsert");
+            assert!(shard.flush().await.expect("flush"));
+        }
+        // The dense vector given for the Cosine multivector space is one normalized row.
+        let mut model = pts.clone();
+        for p in &mut model {
+            for (n, v) in p.vectors.iter_mut() {
+                if n == "c" {
+                    *v = Vector::Multi(MultiVector::new(2, vec![0.6, 0.8]).expect("row"));
+                }
+            }
+        }
+        let check = |shard: &Shard<MemStorage>, rng: &mut Rng| {
+            for _ in 0..10 {
+                let rows = 1 + rng.below(2) as usize;
+                let q = MultiVector::new(
+                    2,
+                    (0..rows * 2).map(|_| rng.below(20) as f32 - 10.0).collect(),
+                )
+                .expect("q");
+                let filter = even_k();
+                assert_eq!(multi_hits(shard, &q, None), multi_brute(&model, &q, false));
+                assert_eq!(
+                    multi_hits(shard, &q, Some(&filter)),
+                    multi_brute(&model, &q, true)
+                );
+            }
+            for r in all(shard) {
+                let p = model.iter().find(|p| p.id == r.id).expect("known");
+                let mut got = r.vectors.clone().unwrap_or_default();
+                let mut want = p.vectors.clone();
+                got.sort_by(|a, b| a.0.cmp(&b.0));
+                want.sort_by(|a, b| a.0.cmp(&b.0));
+                assert_eq!(got, want, "point {}", r.id);
+            }
+        };
+        check(&shard, &mut rng);
+        shard.set_optimizer_options(OptimizerOptions {
+            default_segment_number: 1,
+            vacuum_min_points: usize::MAX,
+            ..OptimizerOptions::default()
+        });
+        while shard.optimize().await.expect("optimize") {}
+        check(&shard, &mut rng);
+        drop(shard);
+        let reopened = Shard::open(&fs, Path::new("/multi"), multi_schema(), options())
             .await
             .expect("reopen");
         check(&reopened, &mut rng);

@@ -86,10 +86,8 @@ fn typed<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, Erro
 /// A vector input: a dense vector or a point id; other kinds are refused by name.
 fn target(v: Value) -> Result<Target, Error> {
     match v {
-        Value::Array(ref items) if items.first().is_some_and(Value::is_array) => {
-            Err(Error::unsupported("multivector query"))
-        }
-        Value::Array(_) => Ok(Target::Vector(Vector::Dense(typed("nearest", v)?))),
+        // Numbers (dense) or rows of numbers (multivector).
+        Value::Array(_) => Ok(Target::Vector(typed::<BatchVector>("nearest", v)?.0)),
         Value::Number(_) | Value::String(_) => Ok(Target::Point(typed("nearest", v)?)),
         Value::Object(ref m) if m.contains_key("indices") || m.contains_key("values") => {
             Ok(Target::Vector(typed::<BatchVector>("nearest", v)?.0))

@@ -437,7 +437,17 @@ fn push_slot(
             let (i, v) = seg.sparse_vector(c, slot)?;
             Some((name.as_str(), VectorRef::Sparse(i, v)))
         });
-    let vectors: Vec<(&str, VectorRef<'_>)> = dense.chain(sparse).collect();
+    let multi = seg
+        .multi_columns()
+        .iter()
+        .enumerate()
+        .filter_map(|(c, info)| {
+            Some((
+                info.name.as_str(),
+                VectorRef::Multi(info.dim, seg.multi_vector(c, slot)?),
+            ))
+        });
+    let vectors: Vec<(&str, VectorRef<'_>)> = dense.chain(sparse).chain(multi).collect();
     let version = seg
         .version(slot)
         .ok_or_else(|| SegmentError::corrupt(seg.path(), format!("slot {slot} out of range")))?;
