@@ -157,6 +157,31 @@ fn check_sparse_searches(s: &Server, c: &str) {
         json!({"query": sv(&[1, 3], &[1.0, 1.0]), "using": "t", "limit": 10}),
     );
     assert_hits(&hits(&r), &[(3, b), (1, a), (2, a), (4, a)]);
+    // Recommend (average_vector) on a sparse space: positive 1 {1: 1, 2: 2}, negative 3
+    // {5: 1} → query 2·avg(pos) − avg(neg) = {1: 2, 2: 4, 5: −1}; examples are left out, so
+    // only point 2 ({2: 1, 3: 4}) scores: 4·1 = 4.
+    let r = ok(
+        s,
+        "POST",
+        &format!("/collections/{c}/points/recommend"),
+        json!({"positive": [1], "negative": [3], "using": "s", "limit": 5}),
+    );
+    assert_hits(&hits(&r), &[(2, 4.0)]);
+    // Positive 2 alone: query {2: 1, 3: 4}; point 1 shares 2 → 2.
+    let r = ok(
+        s,
+        "POST",
+        &format!("/collections/{c}/points/query"),
+        json!({"query": {"recommend": {"positive": [2]}}, "using": "s"}),
+    );
+    assert_hits(&hits(&r), &[(1, 2.0)]);
+    let (st, v) = status(
+        s,
+        "POST",
+        &format!("/collections/{c}/points/recommend"),
+        json!({"positive": [1], "using": "s", "strategy": "best_score", "limit": 5}),
+    );
+    assert!((400..500).contains(&st), "{st} {v}");
     // Groups over a sparse search: best hit per k.
     let r = ok(
         s,

@@ -9,16 +9,17 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use vexfs_shard::distance::Metric;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::score::Objective;
-use vexfs_shard::{PointId, ScoredRecord, Vector};
+use vexfs_shard::{PointId, ScoredRecord, SparseVector, Vector};
 
 use super::error::Error;
 use super::lookup::Lookup;
 use super::model::{WithPayload, WithVector};
 use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
-use super::search::{check_params, nearest, stored_vectors, Plan, SearchParamsIn};
+use super::search::{check_params, nearest, stored_any, stored_vectors, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape};
@@ -82,6 +83,17 @@ pub async fn resolve(
         }
         _ => {}
     }
+    let sparse = core
+        .catalog
+        .borrow()
+        .get(name)?
+        .config
+        .schema
+        .sparse_spec(using)
+        .is_some();
+    if sparse {
+        return sparse_average(core, name, using, ex, lookup).await;
+    }
     let mut ids = Vec::new();
     let positive = example_vectors(core, name, using, ex.positive, lookup, &mut ids).await?;
     let negative = example_vectors(core, name, using, ex.negative, lookup, &mut ids).await?;
@@ -93,6 +105,71 @@ pub async fn resolve(
         Strategy::SumScores => Query::Objective(Objective::SumScores { positive, negative }),
     };
     Ok((query, ids))
+}
+
+/// Recommendation on a sparse space: the `average_vector` strategy over stored examples,
+/// `avg(positive) + (avg(positive) − avg(negative))` index by index (an index missing from a
+/// vector counts as 0), searched like any sparse query. The scoring strategies need a custom
+/// objective over sparse vectors, which this server does not have.
+async fn sparse_average(
+    core: &Rc<Core>,
+    name: &str,
+    using: &str,
+    ex: Examples,
+    lookup: Option<&Lookup>,
+) -> Result<(Query, Vec<PointId>), Error> {
+    if ex.strategy != Strategy::AverageVector {
+        return Err(Error::unsupported(
+            "recommend strategies best_score and sum_scores on sparse vectors",
+        ));
+    }
+    let ids_of = |examples: &[Example]| -> Result<Vec<PointId>, Error> {
+        examples
+            .iter()
+            .map(|e| match e {
+                Example::Id(id) => Ok(*id),
+                Example::Vector(_) => Err(Error::wrong_input(format!(
+                    "Conversion between sparse and regular vectors failed: {using} is a sparse vector"
+                ))),
+            })
+            .collect()
+    };
+    let (pos_ids, neg_ids) = (ids_of(&ex.positive)?, ids_of(&ex.negative)?);
+    let (from, vector) = Lookup::source(lookup, name, using);
+    let pos = stored_any(core, from, vector, &pos_ids).await?;
+    let neg = stored_any(core, from, vector, &neg_ids).await?;
+    let average = |list: &[Vector]| -> BTreeMap<u32, f32> {
+        let mut sum: BTreeMap<u32, f32> = BTreeMap::new();
+        for v in list {
+            if let Vector::Sparse(s) = v {
+                for (i, x) in s.indices().iter().zip(s.values()) {
+                    *sum.entry(*i).or_default() += x;
+                }
+            }
+        }
+        let n = list.len().max(1) as f32;
+        sum.values_mut().for_each(|x| *x /= n);
+        sum
+    };
+    let avg_pos = average(&pos);
+    let mut query = avg_pos.clone();
+    if !neg.is_empty() {
+        for x in query.values_mut() {
+            *x *= 2.0;
+        }
+        for (i, x) in average(&neg) {
+            *query.entry(i).or_default() -= x;
+        }
+    }
+    let (indices, values) = query.into_iter().unzip();
+    let query =
+        SparseVector::new(indices, values).map_err(crate::runtime::error::RuntimeError::from)?;
+    let mut exclude = Vec::new();
+    if from == name {
+        exclude.extend(pos_ids);
+        exclude.extend(neg_ids);
+    }
+    Ok((Query::Vector(Vector::Sparse(query)), exclude))
 }
 
 /// `avg(positive) + (avg(positive) - avg(negative))`, or `avg(positive)` without negatives.
