@@ -389,6 +389,33 @@ fn sparse_collection_config_is_checked_and_patched() {
         json!({"sparse_vectors": {"other": {"modifier": "idf"}}}),
     );
     assert!((400..500).contains(&st), "{st} {v}");
+    // An unnamed dense vector beside a sparse one is the entry "" of the vector map.
+    ok(
+        &s,
+        "PUT",
+        "/collections/unnamed_hybrid",
+        json!({"vectors": {"size": 2, "distance": "Dot"}, "sparse_vectors": {"text": {}}}),
+    );
+    ok(
+        &s,
+        "PUT",
+        "/collections/unnamed_hybrid/points?wait=true",
+        json!({"points": [
+            {"id": 1, "vector": {"": [1.0, 2.0], "text": sv(&[4], &[1.0])}},
+            {"id": 2, "vector": [3.0, 4.0]}
+        ]}),
+    );
+    let r = ok(
+        &s,
+        "POST",
+        "/collections/unnamed_hybrid/points",
+        json!({"ids": [1, 2], "with_vector": true}),
+    );
+    assert_eq!(
+        r[0]["vector"],
+        json!({"": [1.0, 2.0], "text": sv(&[4], &[1.0])})
+    );
+    assert_eq!(r[1]["vector"], json!([3.0, 4.0]));
     // The patched modifier applies to searches: with one point, N = n = 1 and
     // idf = ln(1 + 0.5/1.5) = ln(4/3).
     ok(

@@ -369,8 +369,10 @@ struct VectorsOut<'a> {
 
 impl Serialize for VectorsOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.unnamed {
-            if let Some((_, v)) = self.vectors.iter().find(|(n, _)| n.is_empty()) {
+        // The unnamed vector alone is a bare value; beside sparse vectors it is the entry ""
+        // of the map, as in Qdrant.
+        if let [(name, v)] = self.vectors {
+            if self.unnamed && name.is_empty() {
                 return VectorOut(v).serialize(s);
             }
         }
