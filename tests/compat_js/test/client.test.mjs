@@ -454,9 +454,26 @@ describe('collection flow (Cosine, points + batch upsert)', () => {
       400, 'upsert with wrong dimension');
     await expectHttpError(client.query(MAIN, { query: [1, 2] }), 400, 'query with wrong dimension');
     const e = await expectHttpError(
-      client.createCollection('js_sparse', { vectors: { size: 4, distance: 'Dot' }, sparse_vectors: { s: {} } }),
-      400, 'sparse vectors (unsupported)');
+      client.createCollection('js_sparse_f16', {
+        sparse_vectors: { s: { index: { datatype: 'float16' } } },
+      }),
+      400, 'float16 sparse vectors (unsupported)');
     assert.match(e.data.status.error, /not supported/);
+    // Sparse vectors: s·{2: 1, 3: 0.5} → point 1 ({1: 1, 2: 2}) 2; point 2 ({2: 1, 3: 4}) 3.
+    assert.equal(await client.createCollection('js_sparse', { sparse_vectors: { s: {} } }), true);
+    await client.upsert('js_sparse', {
+      wait: true,
+      points: [
+        { id: 1, vector: { s: { indices: [2, 1], values: [2, 1] } } },
+        { id: 2, vector: { s: { indices: [2, 3], values: [1, 4] } } },
+      ],
+    });
+    const sparse = await client.query('js_sparse', {
+      query: { indices: [3, 2], values: [0.5, 1] }, using: 's', with_vector: true,
+    });
+    assert.deepEqual(sparse.points.map((p) => [p.id, p.score]), [[2, 3], [1, 2]]);
+    assert.deepEqual(sparse.points[1].vector, { s: { indices: [1, 2], values: [1, 2] } });
+    assert.equal(await client.deleteCollection('js_sparse'), true);
     await expectHttpError(client.createCollection(MAIN, { vectors: { size: DIM, distance: 'Cosine' } }), 409,
       'create existing collection');
     assert.deepEqual(await client.count(MAIN, { exact: true }).then((c) => c.count > 0), true);
