@@ -17,7 +17,7 @@ use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::shard::{OptimizerOptions, Shard, ShardOptions};
 use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
-use crate::vector::{max_sim, sparse_dot, MultiVector, SparseVector, Vector};
+use crate::vector::{max_sim, sparse_dot, MultiVector, SparseVector, Vector, VectorRef};
 
 /// xorshift64*: reproducible without a dependency.
 struct Rng(u64);
@@ -506,4 +506,65 @@ fn shard_keeps_multivectors_through_flush_merge_and_restart() {
             .expect("reopen");
         check(&reopened, &mut rng);
     });
+}
+
+/// Points of the timing run below, indices per point, vocabulary and query sizes: roughly a
+/// SPLADE-like corpus (tens of non-zeros over a vocabulary of tens of thousands).
+const BENCH_POINTS: u64 = 100_000;
+const BENCH_NNZ: u64 = 40;
+const BENCH_VOCAB: u64 = 30_000;
+const BENCH_QUERIES: usize = 200;
+
+/// Timing of the inverted index against a scan over one segment (release build):
+/// `cargo test --release -p vexfs-shard sparse_postings_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn sparse_postings_timing() {
+    let mut rng = Rng(99);
+    let mut b = SegmentBuilder::with_capacity(&schema(), BENCH_POINTS as usize).expect("b");
+    let mut stored = Vec::with_capacity(BENCH_POINTS as usize);
+    for i in 0..BENCH_POINTS {
+        let v = rng.sparse(BENCH_VOCAB, BENCH_NNZ * 2);
+        b.push(
+            PointId::Num(i),
+            1,
+            [("s", VectorRef::Sparse(v.indices(), v.values()))],
+            None,
+        )
+        .expect("push");
+        stored.push(v);
+    }
+    let started = std::time::Instant::now();
+    let seg = Segment::from_bytes("mem", b.finish().expect("finish")).expect("open");
+    let build = started.elapsed();
+    let queries: Vec<SparseVector> = (0..BENCH_QUERIES)
+        .map(|_| rng.sparse(BENCH_VOCAB, 20))
+        .collect();
+    let started = std::time::Instant::now();
+    let mut found = 0usize;
+    for q in &queries {
+        let mut heap = TopK::new(10);
+        seg.search_sparse_into("s", q, &params(10, None), &mut heap, |s| s);
+        found += heap.into_sorted().len();
+    }
+    let postings = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut scanned = 0usize;
+    for q in &queries {
+        let mut heap = TopK::new(10);
+        for (i, v) in stored.iter().enumerate() {
+            if let Some(s) = q.dot(v.indices(), v.values()) {
+                heap.push(s, PointId::Num(i as u64), ());
+            }
+        }
+        scanned += heap.into_sorted().len();
+    }
+    let scan = started.elapsed();
+    assert_eq!(found, scanned);
+    println!(
+        "{BENCH_POINTS} points, ~{BENCH_NNZ} nnz, vocab {BENCH_VOCAB}: finish+open {build:?}; \
+         {BENCH_QUERIES} queries: postings {:.0} q/s, scan {:.0} q/s",
+        BENCH_QUERIES as f64 / postings.as_secs_f64(),
+        BENCH_QUERIES as f64 / scan.as_secs_f64()
+    );
 }
