@@ -308,17 +308,17 @@ fn shard_keeps_sparse_vectors_through_flush_merge_and_restart() {
         model[2].vectors.retain(|(n, _)| n != "s");
         model[2].vectors.push(("s".into(), replaced.into()));
 
-        let check = |shard: &Shard<MemStorage>, rng: &mut Rng| {
+        let check = |shard: &Shard<MemStorage>, rng: &mut Rng, model: &[PointWrite]| {
             for _ in 0..15 {
                 let q = rng.sparse(40, 5);
                 let filter = even_k();
                 assert_eq!(
                     shard_hits(shard, &q, 10, None),
-                    brute_force(&model, &deleted, &q, 10, false)
+                    brute_force(model, &deleted, &q, 10, false)
                 );
                 assert_eq!(
                     shard_hits(shard, &q, 10, Some(&filter)),
-                    brute_force(&model, &deleted, &q, 10, true)
+                    brute_force(model, &deleted, &q, 10, true)
                 );
             }
             let with_sparse: Filter =
@@ -338,7 +338,7 @@ fn shard_keeps_sparse_vectors_through_flush_merge_and_restart() {
                 assert_eq!(got, want, "point {}", r.id);
             }
         };
-        check(&shard, &mut rng);
+        check(&shard, &mut rng, &model);
         assert!(shard.flush().await.expect("flush"));
         shard.set_optimizer_options(OptimizerOptions {
             default_segment_number: 1,
@@ -346,12 +346,31 @@ fn shard_keeps_sparse_vectors_through_flush_merge_and_restart() {
             ..OptimizerOptions::default()
         });
         while shard.optimize().await.expect("optimize") {}
-        check(&shard, &mut rng);
+        check(&shard, &mut rng, &model);
         drop(shard);
         let reopened = Shard::open(&fs, Path::new(DIR), schema(), options())
             .await
             .expect("reopen");
-        check(&reopened, &mut rng);
+        check(&reopened, &mut rng, &model);
+        // Sparse writes that only reached the log replay at the next open.
+        let late = PointWrite {
+            id: PointId::Num(5000),
+            vectors: vec![(
+                "s".into(),
+                SparseVector::new(vec![7], vec![2.0]).expect("v").into(),
+            )],
+            payload: Some(payload(0)),
+        };
+        let lsn = reopened
+            .write(WriteOp::Upsert(vec![late.clone()]))
+            .expect("upsert");
+        reopened.sync_to(lsn).await.expect("sync");
+        drop(reopened);
+        model.push(late);
+        let replayed = Shard::open(&fs, Path::new(DIR), schema(), options())
+            .await
+            .expect("replay");
+        check(&replayed, &mut rng, &model);
     });
 }
 
