@@ -175,13 +175,23 @@ fn check_sparse_searches(s: &Server, c: &str) {
         json!({"query": {"recommend": {"positive": [2]}}, "using": "s"}),
     );
     assert_hits(&hits(&r), &[(1, 2.0)]);
-    let (st, v) = status(
+    // best_score, positive 1: every point with s is scored; 2 shares index 2 → sim 2 →
+    // (2/3 + 1)/2; 3 shares nothing → sim 0 → 1/2.
+    let r = ok(
         s,
         "POST",
         &format!("/collections/{c}/points/recommend"),
         json!({"positive": [1], "using": "s", "strategy": "best_score", "limit": 5}),
     );
-    assert!((400..500).contains(&st), "{st} {v}");
+    assert_hits(&hits(&r), &[(2, (2.0 / 3.0 + 1.0) / 2.0), (3, 0.5)]);
+    // sum_scores, positive 2, negative 3: point 1 → 2 − 0.
+    let r = ok(
+        s,
+        "POST",
+        &format!("/collections/{c}/points/query"),
+        json!({"query": {"recommend": {"positive": [2], "negative": [3], "strategy": "sum_scores"}}, "using": "s"}),
+    );
+    assert_hits(&hits(&r), &[(1, 2.0)]);
     // Groups over a sparse search: best hit per k.
     let r = ok(
         s,

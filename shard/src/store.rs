@@ -652,12 +652,13 @@ impl PointStore {
         Ok(())
     }
 
-    /// Sparse search by scanning: pushes `(dot product, id, tag(slot))` for every live point
-    /// not `hidden` whose sparse vector `name` shares an index with `query`.
+    /// Sparse search by scanning: pushes `(score, id, tag(slot))` for every live point not
+    /// `hidden` whose sparse vector `name` gets a score (`score(indices, values)`: the dot
+    /// product with a query, `None` when no index is shared; or a custom objective).
     pub(crate) fn search_sparse_into<T>(
         &self,
         name: &str,
-        query: &SparseVector,
+        score: impl Fn(&[u32], &[f32]) -> Option<f32>,
         params: &SearchParams<'_>,
         top: &mut TopK<T>,
         hidden: impl Fn(PointId) -> bool,
@@ -671,7 +672,7 @@ impl PointStore {
             let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
                 continue;
             };
-            let Some(score) = query.dot(v.indices(), v.values()) else {
+            let Some(score) = score(v.indices(), v.values()) else {
                 continue;
             };
             if params.threshold.is_some_and(|t| score < t) {

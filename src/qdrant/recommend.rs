@@ -22,7 +22,7 @@ use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_any, stored_vectors, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape};
+use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape, SearchRequest};
 
 /// A recommendation example: a stored point or a raw vector.
 #[derive(Deserialize, Clone, JsonSchema)]
@@ -55,6 +55,8 @@ pub enum Query {
     /// Dense or sparse: a plain search.
     Vector(Vector),
     Objective(Objective),
+    /// A custom objective over sparse examples.
+    SparseObjective(Objective<SparseVector>),
 }
 
 /// Turns examples into what to rank by (and the example ids to leave out of the results):
@@ -107,10 +109,10 @@ pub async fn resolve(
     Ok((query, ids))
 }
 
-/// Recommendation on a sparse space: the `average_vector` strategy over stored examples,
-/// `avg(positive) + (avg(positive) − avg(negative))` index by index (an index missing from a
-/// vector counts as 0), searched like any sparse query. The scoring strategies need a custom
-/// objective over sparse vectors, which this server does not have.
+/// Recommendation on a sparse space from stored examples: `average_vector` searches
+/// `avg(positive) + (avg(positive) − avg(negative))` (index by index, a missing index counts
+/// as 0) like any sparse query; `best_score` and `sum_scores` rank every point by the
+/// objective over its dot products with the examples (0 when no index is shared).
 async fn sparse_average(
     core: &Rc<Core>,
     name: &str,
@@ -118,11 +120,6 @@ async fn sparse_average(
     ex: Examples,
     lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
-    if ex.strategy != Strategy::AverageVector {
-        return Err(Error::unsupported(
-            "recommend strategies best_score and sum_scores on sparse vectors",
-        ));
-    }
     let ids_of = |examples: &[Example]| -> Result<Vec<PointId>, Error> {
         examples
             .iter()
@@ -138,6 +135,27 @@ async fn sparse_average(
     let (from, vector) = Lookup::source(lookup, name, using);
     let pos = stored_any(core, from, vector, &pos_ids).await?;
     let neg = stored_any(core, from, vector, &neg_ids).await?;
+    let mut exclude = Vec::new();
+    if from == name {
+        exclude.extend(pos_ids.iter().copied());
+        exclude.extend(neg_ids.iter().copied());
+    }
+    if ex.strategy != Strategy::AverageVector {
+        let sparse = |list: Vec<Vector>| -> Vec<SparseVector> {
+            list.into_iter()
+                .filter_map(|v| match v {
+                    Vector::Sparse(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (positive, negative) = (sparse(pos), sparse(neg));
+        let objective = match ex.strategy {
+            Strategy::SumScores => Objective::SumScores { positive, negative },
+            _ => Objective::BestScore { positive, negative },
+        };
+        return Ok((Query::SparseObjective(objective), exclude));
+    }
     let average = |list: &[Vector]| -> BTreeMap<u32, f32> {
         let mut sum: BTreeMap<u32, f32> = BTreeMap::new();
         for v in list {
@@ -164,11 +182,6 @@ async fn sparse_average(
     let (indices, values) = query.into_iter().unzip();
     let query =
         SparseVector::new(indices, values).map_err(crate::runtime::error::RuntimeError::from)?;
-    let mut exclude = Vec::new();
-    if from == name {
-        exclude.extend(pos_ids);
-        exclude.extend(neg_ids);
-    }
     Ok((Query::Vector(Vector::Sparse(query)), exclude))
 }
 
@@ -263,6 +276,23 @@ pub async fn run_query_with(
             return nearest(core, name, plan, index).await;
         }
         Query::Objective(o) => o,
+        Query::SparseObjective(o) => {
+            let (limit, offset) = fetch_window(&plan);
+            let page = (plan.offset, plan.limit);
+            let request = SearchRequest {
+                vector_name: plan.vector_name,
+                vector: Vector::Dense(Vec::new()),
+                limit,
+                offset,
+                score_threshold: plan.score_threshold,
+                filter: plan.filter,
+                shape: plan.shape,
+                index,
+            };
+            let mut hits = ops::search_sparse_objective(core, name, o, request).await?;
+            page_excluding(&mut hits, &plan.exclude, page);
+            return Ok(hits);
+        }
     };
     let (limit, offset) = fetch_window(&plan);
     let page = (plan.offset, plan.limit);

@@ -529,7 +529,24 @@ pub async fn search(
 /// preprocessed).
 enum SpecialQuery {
     Sparse(SparseVector),
+    /// A custom objective whose similarity is the sparse dot product (scans every point).
+    SparseObjective(Objective<SparseVector>),
     Multi(MultiVector),
+}
+
+/// Search of a sparse space ranked by a custom objective over stored sparse examples
+/// (recommend `best_score` / `sum_scores`); scores are the objective's own.
+pub async fn search_sparse_objective(
+    core: &Rc<Core>,
+    name: &str,
+    objective: Objective<SparseVector>,
+    req: SearchRequest,
+) -> Result<Vec<ScoredRecord>, RuntimeError> {
+    collection(core, name)?
+        .config
+        .schema
+        .sparse(&req.vector_name)?;
+    search_special(core, name, SpecialQuery::SparseObjective(objective), req).await
 }
 
 /// Search of a sparse space (dot product over shared indices; with the idf modifier the
@@ -563,6 +580,9 @@ async fn search_special(
             hits.extend(match query {
                 SpecialQuery::Sparse(q) => {
                     s.search_sparse(name, q, &params, &shape.payload, &shape.vectors)?
+                }
+                SpecialQuery::SparseObjective(o) => {
+                    s.search_sparse_by(name, o, &params, &shape.payload, &shape.vectors)?
                 }
                 SpecialQuery::Multi(q) => {
                     s.search_multi(name, q, &params, &shape.payload, &shape.vectors)?

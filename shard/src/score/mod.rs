@@ -44,35 +44,31 @@ impl Scorer for Nearest<'_> {
 
 /// A (positive, negative) pair of examples of a discover or context query.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Pair {
-    pub positive: Vec<f32>,
-    pub negative: Vec<f32>,
+pub struct Pair<T = Vec<f32>> {
+    pub positive: T,
+    pub negative: T,
 }
 
 /// A custom objective over example vectors, all of one vector space and already
-/// preprocessed like stored vectors ([`Objective::preprocess`]).
+/// preprocessed like stored vectors ([`Objective::preprocess`]). Examples are dense vectors
+/// by default; sparse spaces use `Objective<SparseVector>` with the sparse dot product as
+/// the similarity ([`Objective::fold`]).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Objective {
+pub enum Objective<T = Vec<f32>> {
     /// Recommend `best_score`: the best positive similarity if it beats the best negative one,
     /// else minus the best negative one, each squashed into (0, 1) by a sigmoid so a point
     /// nearer a positive always outranks one nearer a negative. Qdrant's OpenAPI text still
     /// describes the older rule (`-(best negative)²`); its source
     /// (`lib/segment/src/vector_storage/query/reco_query.rs`) squashes both branches with
     /// `scaled_fast_sigmoid`, and this follows the source.
-    BestScore {
-        positive: Vec<Vec<f32>>,
-        negative: Vec<Vec<f32>>,
-    },
+    BestScore { positive: Vec<T>, negative: Vec<T> },
     /// Recommend `sum_scores`: Σ sim(positive) − Σ sim(negative).
-    SumScores {
-        positive: Vec<Vec<f32>>,
-        negative: Vec<Vec<f32>>,
-    },
+    SumScores { positive: Vec<T>, negative: Vec<T> },
     /// Discovery: the rank (pairs whose positive is closer, minus pairs whose negative is
     /// closer) plus the sigmoid-squashed similarity to the target in (0, 1) as tie-break.
-    Discover { target: Vec<f32>, pairs: Vec<Pair> },
+    Discover { target: T, pairs: Vec<Pair<T>> },
     /// Context search: Σ over pairs of sigmoid(min(sim(pos) − sim(neg) − ε, 0)), in (−n, 0].
-    Context { pairs: Vec<Pair> },
+    Context { pairs: Vec<Pair<T>> },
 }
 
 /// Qdrant's fast sigmoid substitute, `x / (1 + |x|)`, range (−1, 1).
@@ -133,11 +129,8 @@ impl Objective {
     }
 }
 
-fn best(metric: Metric, examples: &[Vec<f32>], v: &[f32]) -> f32 {
-    examples
-        .iter()
-        .map(|e| metric.score(e, v))
-        .fold(f32::NEG_INFINITY, f32::max)
+fn best<T>(examples: &[T], sim: &impl Fn(&T) -> f32) -> f32 {
+    examples.iter().map(sim).fold(f32::NEG_INFINITY, f32::max)
 }
 
 impl Scorer for Objective {
@@ -145,11 +138,19 @@ impl Scorer for Objective {
         self.first_vector().map_or(0, Vec::len)
     }
 
+    #[inline]
     fn score(&self, metric: Metric, v: &[f32]) -> f32 {
+        self.fold(|e| metric.score(e, v))
+    }
+}
+
+impl<T> Objective<T> {
+    /// The objective's score of a candidate, given its similarity `sim` to each example.
+    pub fn fold(&self, sim: impl Fn(&T) -> f32) -> f32 {
         match self {
             Objective::BestScore { positive, negative } => {
-                let pos = best(metric, positive, v);
-                let neg = best(metric, negative, v);
+                let pos = best(positive, &sim);
+                let neg = best(negative, &sim);
                 if pos > neg {
                     scaled_fast_sigmoid(pos)
                 } else {
@@ -157,8 +158,8 @@ impl Scorer for Objective {
                 }
             }
             Objective::SumScores { positive, negative } => {
-                let pos: f32 = positive.iter().map(|e| metric.score(e, v)).sum();
-                let neg: f32 = negative.iter().map(|e| metric.score(e, v)).sum();
+                let pos: f32 = positive.iter().map(&sim).sum();
+                let neg: f32 = negative.iter().map(&sim).sum();
                 pos - neg
             }
             Objective::Discover { target, pairs } => {
@@ -166,19 +167,15 @@ impl Scorer for Objective {
                     .iter()
                     .map(|p| {
                         // +1 closer to the positive, −1 closer to the negative, 0 on a tie.
-                        metric
-                            .score(&p.positive, v)
-                            .total_cmp(&metric.score(&p.negative, v)) as i32
+                        sim(&p.positive).total_cmp(&sim(&p.negative)) as i32
                     })
                     .sum();
-                rank as f32 + scaled_fast_sigmoid(metric.score(target, v))
+                rank as f32 + scaled_fast_sigmoid(sim(target))
             }
             Objective::Context { pairs } => pairs
                 .iter()
                 .map(|p| {
-                    let diff = metric.score(&p.positive, v)
-                        - metric.score(&p.negative, v)
-                        - CONTEXT_MARGIN;
+                    let diff = sim(&p.positive) - sim(&p.negative) - CONTEXT_MARGIN;
                     fast_sigmoid(diff.min(0.0))
                 })
                 .sum(),

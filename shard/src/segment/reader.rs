@@ -344,6 +344,43 @@ impl Segment {
         }
     }
 
+    /// Sparse search by scanning every live point with the vector `name` (for custom
+    /// objectives, which score points sharing no index too): pushes `(score, id, tag(slot))`.
+    pub fn scan_sparse_into<T>(
+        &self,
+        name: &str,
+        score: impl Fn(&[u32], &[f32]) -> Option<f32>,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        mut tag: impl FnMut(u32) -> T,
+    ) {
+        let Some(column) = self.sparse.iter().position(|n| n == name) else {
+            return;
+        };
+        let body = self.body();
+        for slot in 0..self.len {
+            if self.deleted.contains(slot) {
+                continue;
+            }
+            let Some((indices, values)) = self.sparse_vector(column, slot) else {
+                continue;
+            };
+            let Some(score) = score(indices, values) else {
+                continue;
+            };
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let Some(id) = id_at(body, slot as usize) else {
+                continue;
+            };
+            if !top.accepts(score, id) || !self.matches(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot));
+        }
+    }
+
     /// Counts for the idf modifier over the live points.
     pub fn sparse_stats(&self, name: &str, indices: &[u32]) -> SparseStats {
         let mut stats = SparseStats {

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::filter::Filter;
 use crate::hnsw::search_segment;
 use crate::point_id::PointId;
-use crate::score::{Nearest, Scorer};
+use crate::score::{Nearest, Objective, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
 use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
@@ -250,13 +250,14 @@ impl<S: Storage> Shard<S> {
         self.schema.sparse(name)?;
         let parts = self.parts.borrow();
         let mut top = TopK::new(params.top);
+        let dot = |i: &[u32], v: &[f32]| query.dot(i, v);
         parts
             .mutable
-            .search_sparse_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
+            .search_sparse_into(name, dot, params, &mut top, |_| false, Loc::Mutable)?;
         if let Some(f) = parts.frozen.as_ref() {
             f.store.search_sparse_into(
                 name,
-                query,
+                dot,
                 params,
                 &mut top,
                 |id| f.deleted.contains(&id),
@@ -266,6 +267,45 @@ impl<S: Storage> Shard<S> {
         for (i, e) in parts.segments.iter().enumerate() {
             e.segment
                 .search_sparse_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
+            .collect())
+    }
+
+    /// Sparse search ranked by a custom objective (recommend `best_score` / `sum_scores`,
+    /// discover, context) whose similarity is the dot product with each example (0 when
+    /// they share no index): every live point with the vector `name` is scored, by scanning.
+    pub fn search_sparse_by(
+        &self,
+        name: &str,
+        objective: &Objective<SparseVector>,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        self.schema.sparse(name)?;
+        let parts = self.parts.borrow();
+        let mut top = TopK::new(params.top);
+        let score = |i: &[u32], v: &[f32]| Some(objective.fold(|e| e.dot(i, v).unwrap_or(0.0)));
+        parts
+            .mutable
+            .search_sparse_into(name, score, params, &mut top, |_| false, Loc::Mutable)?;
+        if let Some(f) = parts.frozen.as_ref() {
+            f.store.search_sparse_into(
+                name,
+                score,
+                params,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
+        }
+        for (i, e) in parts.segments.iter().enumerate() {
+            e.segment
+                .scan_sparse_into(name, score, params, &mut top, |slot| Loc::Segment(i, slot));
         }
         Ok(top
             .into_sorted()
