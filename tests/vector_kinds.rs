@@ -441,6 +441,36 @@ fn sparse_collection_config_is_checked_and_patched() {
         json!({"query": sv(&[7], &[1.5]), "using": "text"}),
     );
     assert_hits(&hits(&r), &[(1, 3.0 * (4.0f64 / 3.0).ln())]);
+
+    // Discover and context on a sparse space (similarity: dot product, 0 without a shared
+    // index). 1 {7: 2}, 2 {7: 1, 8: 1}, 3 {8: 3}, 4 {9: 1}.
+    ok(
+        &s,
+        "PUT",
+        "/collections/only_sparse/points?wait=true",
+        json!({"points": [
+            {"id": 2, "vector": {"text": sv(&[7, 8], &[1.0, 1.0])}},
+            {"id": 3, "vector": {"text": sv(&[8], &[3.0])}},
+            {"id": 4, "vector": {"text": sv(&[9], &[1.0])}}
+        ]}),
+    );
+    // Target 2, pair (+3, −4); only 1 is not an example: both pair similarities 0 (rank 0),
+    // target similarity 2·1 = 2 → (2/3 + 1)/2.
+    let r = ok(
+        &s,
+        "POST",
+        "/collections/only_sparse/points/discover",
+        json!({"target": 2, "context": [{"positive": 3, "negative": 4}], "using": "text", "limit": 5}),
+    );
+    assert_hits(&hits(&r), &[(1, (2.0 / 3.0 + 1.0) / 2.0)]);
+    // Context (+2, −3): 1 → min(2 − 0 − ε, 0) = 0 → 0; 4 → min(0 − 0 − ε, 0) = −ε → ≈ 0.
+    let r = ok(
+        &s,
+        "POST",
+        "/collections/only_sparse/points/query",
+        json!({"query": {"context": {"positive": 2, "negative": 3}}, "using": "text"}),
+    );
+    assert_hits(&hits(&r), &[(1, 0.0), (4, 0.0)]);
 }
 
 /// Multivectors (max_sim): unnamed and named spaces, plain and multi queries, reads,

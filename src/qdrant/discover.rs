@@ -18,7 +18,7 @@ use vexfs_shard::{PointId, ScoredRecord, Vector};
 use super::error::Error;
 use super::lookup::Lookup;
 use super::model::{WithPayload, WithVector};
-use super::recommend::{example_vectors, run_query_with, Example, Query};
+use super::recommend::{example_vectors, run_query_with, sparse_examples, Example, Query};
 use super::search::{answer_batch, answer_one};
 use super::search::{check_params, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
@@ -81,6 +81,17 @@ pub async fn resolve(
             "Bad request: a context search needs at least one context pair".into(),
         ));
     }
+    let sparse = core
+        .catalog
+        .borrow()
+        .get(name)?
+        .config
+        .schema
+        .sparse_spec(using)
+        .is_some();
+    if sparse {
+        return sparse_objective(core, name, using, target, pairs, lookup).await;
+    }
     let mut ids = Vec::new();
     let target = match target {
         Some(t) => example_vectors(core, name, using, vec![t], lookup, &mut ids)
@@ -102,6 +113,39 @@ pub async fn resolve(
         None => Objective::Context { pairs },
     };
     Ok((Query::Objective(objective), ids))
+}
+
+/// [`resolve`] on a sparse space: the same objective over stored sparse examples, its
+/// similarity the dot product (0 when no index is shared).
+async fn sparse_objective(
+    core: &Rc<Core>,
+    name: &str,
+    using: &str,
+    target: Option<Example>,
+    pairs: Vec<ContextPairIn>,
+    lookup: Option<&Lookup>,
+) -> Result<(Query, Vec<PointId>), Error> {
+    let mut ids = Vec::new();
+    let target = match target {
+        Some(t) => sparse_examples(core, name, using, &[t], lookup, &mut ids)
+            .await?
+            .pop(),
+        None => None,
+    };
+    let (pos, neg): (Vec<Example>, Vec<Example>) =
+        pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
+    let pos = sparse_examples(core, name, using, &pos, lookup, &mut ids).await?;
+    let neg = sparse_examples(core, name, using, &neg, lookup, &mut ids).await?;
+    let pairs = pos
+        .into_iter()
+        .zip(neg)
+        .map(|(positive, negative)| Pair { positive, negative })
+        .collect();
+    let objective = match target {
+        Some(target) => Objective::Discover { target, pairs },
+        None => Objective::Context { pairs },
+    };
+    Ok((Query::SparseObjective(objective), ids))
 }
 
 /// Qdrant 1.18's `DiscoverRequest`.

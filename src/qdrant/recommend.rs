@@ -120,49 +120,22 @@ async fn sparse_average(
     ex: Examples,
     lookup: Option<&Lookup>,
 ) -> Result<(Query, Vec<PointId>), Error> {
-    let ids_of = |examples: &[Example]| -> Result<Vec<PointId>, Error> {
-        examples
-            .iter()
-            .map(|e| match e {
-                Example::Id(id) => Ok(*id),
-                Example::Vector(_) => Err(Error::wrong_input(format!(
-                    "Conversion between sparse and regular vectors failed: {using} is a sparse vector"
-                ))),
-            })
-            .collect()
-    };
-    let (pos_ids, neg_ids) = (ids_of(&ex.positive)?, ids_of(&ex.negative)?);
-    let (from, vector) = Lookup::source(lookup, name, using);
-    let pos = stored_any(core, from, vector, &pos_ids).await?;
-    let neg = stored_any(core, from, vector, &neg_ids).await?;
     let mut exclude = Vec::new();
-    if from == name {
-        exclude.extend(pos_ids.iter().copied());
-        exclude.extend(neg_ids.iter().copied());
-    }
+    let pos = sparse_examples(core, name, using, &ex.positive, lookup, &mut exclude).await?;
+    let neg = sparse_examples(core, name, using, &ex.negative, lookup, &mut exclude).await?;
     if ex.strategy != Strategy::AverageVector {
-        let sparse = |list: Vec<Vector>| -> Vec<SparseVector> {
-            list.into_iter()
-                .filter_map(|v| match v {
-                    Vector::Sparse(s) => Some(s),
-                    _ => None,
-                })
-                .collect()
-        };
-        let (positive, negative) = (sparse(pos), sparse(neg));
+        let (positive, negative) = (pos, neg);
         let objective = match ex.strategy {
             Strategy::SumScores => Objective::SumScores { positive, negative },
             _ => Objective::BestScore { positive, negative },
         };
         return Ok((Query::SparseObjective(objective), exclude));
     }
-    let average = |list: &[Vector]| -> BTreeMap<u32, f32> {
+    let average = |list: &[SparseVector]| -> BTreeMap<u32, f32> {
         let mut sum: BTreeMap<u32, f32> = BTreeMap::new();
-        for v in list {
-            if let Vector::Sparse(s) = v {
-                for (i, x) in s.indices().iter().zip(s.values()) {
-                    *sum.entry(*i).or_default() += x;
-                }
+        for s in list {
+            for (i, x) in s.indices().iter().zip(s.values()) {
+                *sum.entry(*i).or_default() += x;
             }
         }
         let n = list.len().max(1) as f32;
@@ -183,6 +156,41 @@ async fn sparse_average(
     let query =
         SparseVector::new(indices, values).map_err(crate::runtime::error::RuntimeError::from)?;
     Ok((Query::Vector(Vector::Sparse(query)), exclude))
+}
+
+/// The stored sparse vectors `using` of `examples` (points only: raw examples are dense),
+/// from `lookup` when given; ids of this collection's examples are appended to `ids`.
+pub async fn sparse_examples(
+    core: &Rc<Core>,
+    name: &str,
+    using: &str,
+    examples: &[Example],
+    lookup: Option<&Lookup>,
+    ids: &mut Vec<PointId>,
+) -> Result<Vec<SparseVector>, Error> {
+    let wanted = examples
+        .iter()
+        .map(|e| match e {
+            Example::Id(id) => Ok(*id),
+            Example::Vector(_) => Err(Error::wrong_input(format!(
+                "Conversion between sparse and regular vectors failed: {using} is a sparse vector"
+            ))),
+        })
+        .collect::<Result<Vec<PointId>, Error>>()?;
+    let (from, vector) = Lookup::source(lookup, name, using);
+    let stored = stored_any(core, from, vector, &wanted).await?;
+    if from == name {
+        ids.extend(wanted);
+    }
+    stored
+        .into_iter()
+        .map(|v| match v {
+            Vector::Sparse(s) => Ok(s),
+            _ => Err(Error::wrong_input(format!(
+                "Conversion between sparse and regular vectors failed: {vector} is not sparse"
+            ))),
+        })
+        .collect()
 }
 
 /// `avg(positive) + (avg(positive) - avg(negative))`, or `avg(positive)` without negatives.
