@@ -150,6 +150,19 @@ def test_hybrid_prefetch_fusion(client, hybrid):
     assert_scores(res.points, want, tol=1e-4)
 
 
+def test_recommend_on_sparse_by_hand(client, hybrid):
+    # average_vector, positive 1 {1: 1, 2: 2}, negative 3 {5: 1}: query {1: 2, 2: 4, 5: −1};
+    # examples are left out, point 2 ({2: 1, 3: 4}) scores 4.
+    res = client.query_points(hybrid, using="s", query=models.RecommendQuery(
+        recommend=models.RecommendInput(positive=[1], negative=[3])))
+    assert_scores(res.points, [(2, 4.0)])
+    # best_score, positive 1: 2 has similarity 2 → (2/3 + 1)/2; 3 shares nothing → 1/2.
+    res = client.query_points(hybrid, using="s", query=models.RecommendQuery(
+        recommend=models.RecommendInput(positive=[1],
+                                        strategy=models.RecommendStrategy.BEST_SCORE)))
+    assert_scores(res.points, [(2, (2 / 3 + 1) / 2), (3, 0.5)])
+
+
 def test_legacy_search_with_named_sparse_vector(client, server, hybrid, request):
     body = {"vector": {"name": "s", "vector": {"indices": [3, 2], "values": [0.5, 1.0]}},
             "limit": 10}
