@@ -23,6 +23,8 @@ mod reader;
 mod tests;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_kinds;
 
 use std::path::Path;
 
