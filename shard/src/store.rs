@@ -16,6 +16,7 @@ use crate::point_id::PointId;
 use crate::schema::ShardSchema;
 use crate::score::Scorer;
 use crate::select::{remove_path, PayloadSelector, Record, VectorSelector};
+use crate::sparse::mutable::SparseColumn;
 use crate::topk::TopK;
 use crate::vector::{max_sim, MultiVector, SparseVector, Vector, VectorRef};
 
@@ -26,12 +27,6 @@ struct Column {
     metric: Metric,
     data: Vec<f32>,
     present: Vec<bool>,
-}
-
-/// One sparse vector space: slot `s` owns `rows[s]` (`None`: the point has no such vector).
-struct SparseColumn {
-    name: String,
-    rows: Vec<Option<SparseVector>>,
 }
 
 /// One multivector space: slot `s` owns `rows[s]` (`None`: the point has no such vector).
@@ -115,10 +110,7 @@ impl PointStore {
         let sparse = schema
             .sparse
             .iter()
-            .map(|v| SparseColumn {
-                name: v.name.clone(),
-                rows: Vec::new(),
-            })
+            .map(|v| SparseColumn::new(v.name.clone()))
             .collect();
         let multi = schema
             .multi
@@ -165,7 +157,7 @@ impl PointStore {
                 || self
                     .sparse
                     .iter()
-                    .any(|c| c.name == name && c.rows[slot].is_some())
+                    .any(|c| c.name == name && c.get(slot).is_some())
                 || self
                     .multi
                     .iter()
@@ -345,7 +337,7 @@ impl PointStore {
                         col.present[slot] = false;
                     }
                     for col in self.sparse.iter_mut().filter(|c| names.contains(&c.name)) {
-                        col.rows[slot] = None;
+                        col.set(slot, None);
                     }
                     for col in self.multi.iter_mut().filter(|c| names.contains(&c.name)) {
                         col.rows[slot] = None;
@@ -381,7 +373,7 @@ impl PointStore {
                 }
                 Vector::Sparse(v) => {
                     if let Some(col) = self.sparse.iter_mut().find(|c| c.name == name) {
-                        col.rows[slot] = Some(v);
+                        col.set(slot, Some(v));
                     }
                 }
                 Vector::Multi(v) => {
@@ -409,7 +401,7 @@ impl PointStore {
             col.present[slot] = false;
         }
         for col in &mut self.sparse {
-            col.rows[slot] = None;
+            col.set(slot, None);
         }
         for col in &mut self.multi {
             col.rows[slot] = None;
@@ -434,7 +426,7 @@ impl PointStore {
             col.present.push(false);
         }
         for col in &mut self.sparse {
-            col.rows.push(None);
+            col.push_slot();
         }
         for col in &mut self.multi {
             col.rows.push(None);
@@ -448,7 +440,7 @@ impl PointStore {
             self.live[s] = false;
             self.payloads[s] = None;
             for col in &mut self.sparse {
-                col.rows[s] = None;
+                col.set(s, None);
             }
             for col in &mut self.multi {
                 col.rows[s] = None;
@@ -501,7 +493,7 @@ impl PointStore {
             )
         });
         let sparse = self.sparse.iter().filter_map(|c| {
-            let v = c.rows[slot].as_ref()?;
+            let v = c.get(slot)?;
             Some((c.name.as_str(), VectorRef::Sparse(v.indices(), v.values())))
         });
         let multi = self.multi.iter().filter_map(|c| {
@@ -526,7 +518,7 @@ impl PointStore {
                 )
             });
         let sparse = self.sparse.iter().filter_map(|c| {
-            let v = c.rows[slot].as_ref().filter(|_| keep(&c.name))?;
+            let v = c.get(slot).filter(|_| keep(&c.name))?;
             Some((c.name.clone(), Vector::Sparse(v.clone())))
         });
         let multi = self.multi.iter().filter_map(|c| {
@@ -668,7 +660,7 @@ impl PointStore {
         let Some(col) = self.sparse.iter().find(|c| c.name == name) else {
             return Ok(());
         };
-        for (slot, row) in col.rows.iter().enumerate() {
+        for (slot, row) in col.rows().iter().enumerate() {
             let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
                 continue;
             };
@@ -737,21 +729,45 @@ impl PointStore {
         let Some(col) = self.sparse.iter().find(|c| c.name == name) else {
             return stats;
         };
-        for (slot, row) in col.rows.iter().enumerate() {
-            let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
-                continue;
-            };
-            if hidden(self.ids[slot]) {
-                continue;
-            }
-            stats.points += 1;
-            for (k, i) in indices.iter().enumerate() {
-                if v.indices().binary_search(i).is_ok() {
-                    stats.with_index[k] += 1;
-                }
-            }
+        let counted = |slot: u32| {
+            let s = slot as usize;
+            self.live[s] && col.get(s).is_some() && !hidden(self.ids[s])
+        };
+        stats.points = (0..self.ids.len() as u32).filter(|&s| counted(s)).count() as u64;
+        for (k, &i) in indices.iter().enumerate() {
+            stats.with_index[k] = col.with_index(i, counted);
         }
         stats
+    }
+
+    /// Sparse search through the column's inverted index: pushes `(dot product, id,
+    /// tag(slot))` for every live point not `hidden` whose vector `name` shares an index with
+    /// `query` (the same results as [`PointStore::search_sparse_into`] with the dot product).
+    pub(crate) fn search_sparse_postings_into<T>(
+        &self,
+        name: &str,
+        query: &SparseVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        hidden: impl Fn(PointId) -> bool,
+        mut tag: impl FnMut(u32) -> T,
+    ) -> Result<()> {
+        self.schema.sparse(name)?;
+        let Some(col) = self.sparse.iter().find(|c| c.name == name) else {
+            return Ok(());
+        };
+        for (slot, score) in col.score(query) {
+            let s = slot as usize;
+            if !self.live[s] || params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let id = self.ids[s];
+            if !top.accepts(score, id) || hidden(id) || !self.passes(s, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot));
+        }
+        Ok(())
     }
 
     /// The metric of a vector space, for turning internal scores into user scores.

@@ -237,7 +237,7 @@ impl<S: Storage> Shard<S> {
 
     /// Sparse search over every part: the dot product with `query` of the vectors `name`
     /// that share an index with it (`params.query`, the graph settings and `indexed_only`
-    /// do not apply; segments use their inverted index, the mutable parts are scanned).
+    /// do not apply; every part searches its inverted index).
     /// `(score, record)` best first, ties by id.
     pub fn search_sparse(
         &self,
@@ -250,14 +250,18 @@ impl<S: Storage> Shard<S> {
         self.schema.sparse(name)?;
         let parts = self.parts.borrow();
         let mut top = TopK::new(params.top);
-        let dot = |i: &[u32], v: &[f32]| query.dot(i, v);
-        parts
-            .mutable
-            .search_sparse_into(name, dot, params, &mut top, |_| false, Loc::Mutable)?;
+        parts.mutable.search_sparse_postings_into(
+            name,
+            query,
+            params,
+            &mut top,
+            |_| false,
+            Loc::Mutable,
+        )?;
         if let Some(f) = parts.frozen.as_ref() {
-            f.store.search_sparse_into(
+            f.store.search_sparse_postings_into(
                 name,
-                dot,
+                query,
                 params,
                 &mut top,
                 |id| f.deleted.contains(&id),

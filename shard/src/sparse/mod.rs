@@ -5,9 +5,11 @@
 //! and rebuilds) and as postings, index → (slot, value) sorted by slot, for search. A search
 //! walks only the postings of the query's indices, so only points sharing an index with the
 //! query are scored, and the scores are exact dot products (the same additions, in the same
-//! order, as [`crate::vector::sparse_dot`]).
+//! order, as [`crate::vector::sparse_dot`]). The mutable store keeps a live inverted index
+//! per sparse space ([`mutable::SparseColumn`]), updated on every write.
 
 pub mod idf;
+pub mod mutable;
 pub mod postings;
 
 #[cfg(test)]

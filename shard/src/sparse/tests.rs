@@ -587,3 +587,86 @@ fn sparse_postings_timing() {
         BENCH_QUERIES as f64 / scan.as_secs_f64()
     );
 }
+
+/// The mutable store's live inverted index against its own scan, through random upserts,
+/// overwrites, vector removals and deletions (slots are recycled).
+#[test]
+fn mutable_postings_equal_the_scan_through_rewrites() {
+    use crate::store::PointStore;
+    let mut rng = Rng(2024);
+    let mut store = PointStore::new(schema());
+    for step in 0..3000u64 {
+        let id = PointId::Num(rng.below(300));
+        let op = match rng.below(10) {
+            0 => WriteOp::Delete(vec![id]),
+            1 if store.contains(id) => WriteOp::DeleteVectors {
+                ids: vec![id],
+                names: vec!["s".into()],
+            },
+            _ => WriteOp::Upsert(vec![PointWrite {
+                id,
+                vectors: vec![("s".into(), Vector::Sparse(rng.sparse(25, 6)))],
+                payload: Some(payload(rng.below(4))),
+            }]),
+        };
+        store.apply(op, step);
+        if step % 50 != 0 {
+            continue;
+        }
+        let q = rng.sparse(25, 4);
+        let filter = even_k();
+        for f in [None, Some(&filter)] {
+            let mut via_postings = TopK::new(20);
+            store
+                .search_sparse_postings_into(
+                    "s",
+                    &q,
+                    &params(20, f),
+                    &mut via_postings,
+                    |_| false,
+                    |s| s,
+                )
+                .expect("postings");
+            let mut via_scan = TopK::new(20);
+            store
+                .search_sparse_into(
+                    "s",
+                    |i, v| q.dot(i, v),
+                    &params(20, f),
+                    &mut via_scan,
+                    |_| false,
+                    |s| s,
+                )
+                .expect("scan");
+            let bits = |t: TopK<u32>| -> Vec<(u32, PointId)> {
+                t.into_sorted()
+                    .into_iter()
+                    .map(|(s, id, _)| (s.to_bits(), id))
+                    .collect()
+            };
+            assert_eq!(bits(via_postings), bits(via_scan), "step {step}");
+        }
+        let stats = store.sparse_stats("s", q.indices(), |_| false);
+        let live: Vec<SparseVector> = store
+            .scroll(
+                None,
+                usize::MAX,
+                None,
+                &PayloadSelector::None,
+                &VectorSelector::All,
+            )
+            .into_iter()
+            .filter_map(
+                |r| match r.vectors?.into_iter().find(|(n, _)| n == "s")?.1 {
+                    Vector::Sparse(v) => Some(v),
+                    _ => None,
+                },
+            )
+            .collect();
+        assert_eq!(stats.points, live.len() as u64);
+        for (k, i) in q.indices().iter().enumerate() {
+            let n = live.iter().filter(|v| v.indices().contains(i)).count() as u64;
+            assert_eq!(stats.with_index[k], n, "step {step}");
+        }
+    }
+}
