@@ -15,8 +15,9 @@ use crate::payload_index::Candidates;
 use crate::point_id::PointId;
 use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
-use crate::store::SearchParams;
+use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
+use crate::vector::{MultiVector, SparseVector};
 
 type PartIter<'a> = Peekable<Box<dyn Iterator<Item = (PointId, Loc)> + 'a>>;
 
@@ -256,5 +257,97 @@ impl<S: Storage> Shard<S> {
             .into_iter()
             .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
             .collect())
+    }
+
+    /// Sparse search over every part: the dot product with `query` of the vectors `name`
+    /// that share an index with it (`params.query`, the graph settings and `indexed_only`
+    /// do not apply; segments use their inverted index, the mutable parts are scanned).
+    /// `(score, record)` best first, ties by id.
+    pub fn search_sparse(
+        &self,
+        name: &str,
+        query: &SparseVector,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        self.schema.sparse(name)?;
+        let parts = self.parts.borrow();
+        let mut top = TopK::new(params.top);
+        parts
+            .mutable
+            .search_sparse_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
+        if let Some(f) = parts.frozen.as_ref() {
+            f.store.search_sparse_into(
+                name,
+                query,
+                params,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
+        }
+        for (i, e) in parts.segments.iter().enumerate() {
+            e.segment
+                .search_sparse_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
+            .collect())
+    }
+
+    /// Multivector search over every part by exact max_sim scans (`query` already checked
+    /// and preprocessed like stored rows); `(score, record)` best first, ties by id.
+    pub fn search_multi(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        let parts = self.parts.borrow();
+        let mut top = TopK::new(params.top);
+        parts
+            .mutable
+            .search_multi_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
+        if let Some(f) = parts.frozen.as_ref() {
+            f.store.search_multi_into(
+                name,
+                query,
+                params,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
+        }
+        for (i, e) in parts.segments.iter().enumerate() {
+            e.segment
+                .search_multi_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
+            .collect())
+    }
+
+    /// Counts of the sparse space `name` for the idf modifier: live points with such a
+    /// vector, and how many of them have each of `indices`.
+    pub fn sparse_stats(&self, name: &str, indices: &[u32]) -> SparseStats {
+        let parts = self.parts.borrow();
+        let mut stats = parts.mutable.sparse_stats(name, indices, |_| false);
+        if let Some(f) = parts.frozen.as_ref() {
+            stats.add(
+                &f.store
+                    .sparse_stats(name, indices, |id| f.deleted.contains(&id)),
+            );
+        }
+        for e in &parts.segments {
+            stats.add(&e.segment.sparse_stats(name, indices));
+        }
+        stats
     }
 }
