@@ -307,9 +307,13 @@ case("create_invalid_json", "put", C, coll("bad_json"), raw=b'{"vectors": {"size
 case("create_sparse_unsupported", "put", C, coll("sparse"),
      body={"vectors": {"size": DIM, "distance": "Cosine"},
            "sparse_vectors": {"text": {}}}, expect=400)
-case("create_quantization_unsupported", "put", C, coll("quant"),
+case("create_quantization_two_bits_unsupported", "put", C, coll("quant"),
      body={"vectors": {"size": DIM, "distance": "Cosine"},
-           "quantization_config": {"scalar": {"type": "int8"}}}, expect=400)
+           "quantization_config": {"binary": {"encoding": "two_bits"}}}, expect=400)
+case("create_quantization_bad_quantile", "put", C, coll("quant"),
+     body={"vectors": {"size": DIM, "distance": "Cosine"},
+           "quantization_config": {"scalar": {"type": "int8", "quantile": 0.2}}},
+     expect=VALIDATION)
 case("get_plain", "get", C, coll("plain"),
      check=lambda b: (b["result"]["points_count"] == len(PLAIN_IDS)
                       or pytest.fail(f"points_count {b['result']['points_count']}")))
