@@ -337,6 +337,7 @@ fn records_and_search_match_the_mutable_store() {
             hnsw_ef: None,
             exact: false,
             indexed_only: false,
+            quantization: Default::default(),
         };
         let expected: Vec<(f32, PointId)> = store
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

@@ -244,6 +244,7 @@ impl<S: Storage> Shard<S> {
             search_segment(
                 &e.segment,
                 e.index.as_ref(),
+                e.quant.as_ref(),
                 e.payload_index.as_ref(),
                 params,
                 &settings,

@@ -24,6 +24,7 @@ fn search_ids(shard: &Shard<MemStorage>, filter: &Filter) -> Vec<(u64, u32)> {
         hnsw_ef: None,
         exact: false,
         indexed_only: false,
+        quantization: Default::default(),
     };
     shard
         .search(&params, &PayloadSelector::None, &VectorSelector::None)

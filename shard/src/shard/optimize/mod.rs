@@ -386,6 +386,7 @@ impl<S: Storage> Shard<S> {
             // A new segment: the indexer builds its graphs (woken below).
             index: None,
             payload_index: None,
+            quant: None,
             payload_index_version: 0,
         });
         for (k, s) in sources.iter().enumerate() {
