@@ -264,6 +264,7 @@ impl<S: Storage> Shard<S> {
             pace.pause_if_needed().await;
         }
         builder.set_flushed_lsn(lsn);
-        Ok(Some((segment_file_name(lsn), builder.finish()?)))
+        let bytes = builder.finish_paced(self.options.pace).await?;
+        Ok(Some((segment_file_name(lsn), bytes)))
     }
 }

@@ -355,7 +355,7 @@ impl<S: Storage> Shard<S> {
             self.check_open()?;
         }
         builder.set_flushed_lsn(f);
-        Ok(Some(builder.finish()?))
+        Ok(Some(builder.finish_paced(self.options.pace).await?))
     }
 
     /// A segment name no file and no manifest entry uses (see [`merged_segment_name`]).
