@@ -11,6 +11,7 @@ pub mod hnsw;
 pub mod op;
 pub mod payload_index;
 pub mod point_id;
+pub mod quant;
 pub mod schema;
 pub mod score;
 pub mod segment;

@@ -92,6 +92,8 @@ pub struct SearchParams<'a> {
     /// Leave out parts without a graph that are above the full-scan threshold (Qdrant's
     /// `params.indexed_only`).
     pub indexed_only: bool,
+    /// How quantized codes are used (Qdrant's `params.quantization`).
+    pub quantization: crate::quant::QuantSearch,
 }
 
 impl PointStore {

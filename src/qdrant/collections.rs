@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use vexfs_shard::quant::{QuantConfig, QuantConfigError, QuantSetting};
 use vexfs_shard::shard::{
     name_uuid, OptimizationReport, OptimizationStatus, OPTIMIZATIONS_COMPLETED_MAX,
 };
@@ -89,6 +90,21 @@ fn refuse_if_set<T>(v: &Option<T>, what: &str) -> Result<(), Error> {
     }
 }
 
+/// Checks a `quantization_config` at `field`: `Ok(None)` when not given, else the value to
+/// store ("Disabled", only where `allow_disabled`, is returned as is).
+fn check_quantization(
+    v: &Option<Value>,
+    field: &str,
+    allow_disabled: bool,
+) -> Result<Option<QuantSetting>, Error> {
+    let Some(v) = v else { return Ok(None) };
+    QuantConfig::parse(v, field, allow_disabled).map_err(|e| match e {
+        QuantConfigError::Format(m) => Error::format(m),
+        QuantConfigError::Invalid(m) => Error::Validation(m),
+        QuantConfigError::Unsupported(what) => Error::unsupported(&what),
+    })
+}
+
 /// Checks one vector space and returns its spec plus what is reported back for it.
 fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
     let p: VectorParamsIn = serde_json::from_value(raw).map_err(Error::format)?;
@@ -104,7 +120,14 @@ fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
             limits::VECTOR_DIM_MAX
         )));
     }
-    refuse_if_set(&p.quantization_config, "quantization_config")?;
+    let quantization = check_quantization(
+        &p.quantization_config,
+        &format!("{field}.quantization_config"),
+        false,
+    )?;
+    if quantization.is_some() && p.multivector_config.is_some() {
+        return Err(Error::unsupported("quantization_config of a multivector"));
+    }
     refuse_if_set(&p.memory, "memory placement")?;
     if let Some(dt) = &p.datatype {
         if dt != "float32" {
@@ -117,6 +140,9 @@ fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
     }
     if let Some(d) = p.on_disk {
         shown["on_disk"] = Value::Bool(d);
+    }
+    if let (Some(_), Some(q)) = (quantization, p.quantization_config) {
+        shown["quantization_config"] = q;
     }
     let spec = match p.multivector_config {
         // Multivector columns are scanned; HNSW settings are stored and reported only.
@@ -249,7 +275,7 @@ pub async fn create(
 ) -> Result<(), Error> {
     catalog::validate_name(name).map_err(|e| Error::Validation(format!("collection_name: {e}")))?;
     let req: CreateCollection = parse_body(body)?;
-    refuse_if_set(&req.quantization_config, "quantization_config")?;
+    check_quantization(&req.quantization_config, "quantization_config", false)?;
     refuse_if_set(&req.strict_mode_config, "strict_mode_config")?;
     refuse_if_set(&req.init_from, "init_from")?;
     refuse_if_set(&req.payload, "payload storage configuration")?;
@@ -321,6 +347,7 @@ pub async fn create(
             req.optimizers_config),
         "wal_config": merged(json!({"wal_capacity_mb": 32, "wal_segments_ahead": 0}), req.wal_config),
         "metadata": req.metadata,
+        "quantization_config": req.quantization_config,
     });
     let config = CollectionConfig {
         schema,
@@ -351,7 +378,7 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
         "hnsw_config": x["hnsw_config"],
         "optimizer_config": x["optimizer_config"],
         "wal_config": x["wal_config"],
-        "quantization_config": null,
+        "quantization_config": x["quantization_config"],
     });
     if !x["metadata"].is_null() {
         config["metadata"] = x["metadata"].clone();
@@ -449,14 +476,8 @@ pub async fn update(
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let req: UpdateCollection = parse_body(body)?;
-    // `"quantization_config": "Disabled"` turns quantization off, which it is.
-    if req
-        .quantization_config
-        .as_ref()
-        .is_some_and(|q| q != "Disabled")
-    {
-        return Err(Error::unsupported("quantization_config"));
-    }
+    // `"Disabled"` turns quantization off; a config replaces the one stored.
+    let quantization = check_quantization(&req.quantization_config, "quantization_config", true)?;
     refuse_if_set(&req.strict_mode_config, "strict_mode_config")?;
     let mut sparse_diffs = Vec::new();
     for (sname, raw) in req.sparse_vectors.unwrap_or_default() {
@@ -489,17 +510,14 @@ pub async fn update(
             on_disk: Option<bool>,
         }
         let d: VectorDiff = serde_json::from_value(diff).map_err(Error::format)?;
-        if d.quantization_config
-            .as_ref()
-            .is_some_and(|q| q != "Disabled")
-        {
-            return Err(Error::unsupported("quantization_config"));
-        }
-        vector_diffs.push((vname, d.hnsw_config, d.on_disk));
+        let field = format!("vectors.{vname}.quantization_config");
+        let q = check_quantization(&d.quantization_config, &field, true)?
+            .map(|setting| (setting, d.quantization_config.unwrap_or(Value::Null)));
+        vector_diffs.push((vname, d.hnsw_config, d.on_disk, q));
     }
     catalog::update_config(core, name.to_owned(), move |config| {
         let x = &mut config.extra;
-        for (vname, hnsw, on_disk) in vector_diffs {
+        for (vname, hnsw, on_disk, quant) in vector_diffs {
             let known = config.schema.column(&vname).is_some()
                 || config.schema.multi_spec(&vname).is_some();
             if !known {
@@ -519,6 +537,23 @@ pub async fn update(
             if let Some(d) = on_disk {
                 target["on_disk"] = Value::Bool(d);
             }
+            // A vector without its own quantization follows the collection's (Qdrant).
+            match quant {
+                Some((QuantSetting::On(_), q)) => target["quantization_config"] = q,
+                Some((QuantSetting::Disabled, _)) => {
+                    if let Value::Object(m) = target {
+                        m.remove("quantization_config");
+                    }
+                }
+                None => {}
+            }
+        }
+        match quantization {
+            Some(QuantSetting::On(_)) => {
+                x["quantization_config"] = req.quantization_config.unwrap_or(Value::Null)
+            }
+            Some(QuantSetting::Disabled) => x["quantization_config"] = Value::Null,
+            None => {}
         }
         for (sname, modifier, shown) in sparse_diffs {
             let Some(spec) = config.schema.sparse.iter_mut().find(|s| s.name == sname) else {

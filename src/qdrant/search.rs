@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::filter::Filter;
+use vexfs_shard::quant::QuantSearch;
 use vexfs_shard::{PointId, ScoredRecord, Vector, VectorSelector};
 
 use super::error::Error;
@@ -23,7 +24,7 @@ use crate::runtime::ops::{self, IndexParams, ReadShape, SearchRequest};
 pub struct SearchParamsIn {
     hnsw_ef: Option<u64>,
     exact: Option<bool>,
-    quantization: Option<Value>,
+    quantization: Option<QuantizationParamsIn>,
     indexed_only: Option<bool>,
     /// ACORN only changes how a filtered graph walk expands; walks here already pass
     /// through filtered-out nodes, so it is accepted and has no further effect.
@@ -31,15 +32,38 @@ pub struct SearchParamsIn {
     acorn: Option<Value>,
 }
 
+/// `params.quantization`: how segments with quantized codes are searched.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantizationParamsIn {
+    ignore: Option<bool>,
+    /// `null`: rescore, since the original vectors are always kept.
+    rescore: Option<bool>,
+    oversampling: Option<f64>,
+}
+
 /// Checks `params` and returns what the engine uses of them.
 pub fn check_params(p: &Option<SearchParamsIn>) -> Result<IndexParams, Error> {
     let Some(p) = p else {
         return Ok(IndexParams::default());
     };
-    if p.quantization.is_some() {
-        return Err(Error::unsupported("params.quantization"));
+    let mut quantization = QuantSearch::default();
+    if let Some(q) = &p.quantization {
+        if let Some(o) = q.oversampling {
+            if !(o >= 1.0 && o.is_finite()) {
+                return Err(Error::Validation(format!(
+                    "params.quantization.oversampling: value {o} invalid, must be 1 or larger"
+                )));
+            }
+        }
+        quantization = QuantSearch {
+            ignore: q.ignore.unwrap_or(false),
+            rescore: q.rescore,
+            oversampling: q.oversampling,
+        };
     }
     Ok(IndexParams {
+        quantization,
         // Clamped by the engine (HNSW_MAX_EF); a u64 above usize saturates.
         hnsw_ef: p.hnsw_ef.map(|e| usize::try_from(e).unwrap_or(usize::MAX)),
         exact: p.exact.unwrap_or(false),

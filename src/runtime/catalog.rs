@@ -19,6 +19,7 @@ use vexfs_io::Storage;
 use vexfs_shard::filter::JsonPath;
 use vexfs_shard::hnsw::{ColumnIndexSettings, IndexSettings, DEFAULT_INDEXING_THRESHOLD_KB};
 use vexfs_shard::payload_index::IndexKind;
+use vexfs_shard::quant::{QuantConfig, QuantSetting};
 use vexfs_shard::shard::{OptimizationKind, OptimizerReport};
 use vexfs_shard::{run_flusher, run_indexer, OptimizerOptions, Shard, ShardSchema};
 
@@ -125,9 +126,11 @@ pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
             m: get("m", base.m),
             ef_construct: get("ef_construct", base.ef_construct),
             full_scan_threshold_kb: get("full_scan_threshold", base.full_scan_threshold_kb),
+            quantization: base.quantization,
         }
     };
-    let default = read(&x["hnsw_config"], ColumnIndexSettings::default());
+    let mut default = read(&x["hnsw_config"], ColumnIndexSettings::default());
+    default.quantization = quantization(&x["quantization_config"], None);
     let columns = config
         .schema
         .vectors
@@ -139,7 +142,10 @@ pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
             } else {
                 &x["vectors"][v.name.as_str()]
             };
-            (v.name.clone(), read(&shown["hnsw_config"], default))
+            let mut column = read(&shown["hnsw_config"], default);
+            // A vector's own quantization replaces the collection's; without one it inherits.
+            column.quantization = quantization(&shown["quantization_config"], default.quantization);
+            (v.name.clone(), column)
         })
         .collect();
     let indexing_threshold_kb = x["optimizer_config"]["indexing_threshold"]
@@ -151,6 +157,34 @@ pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
         indexing_threshold_kb,
         default,
         columns,
+    }
+}
+
+/// The quantization a stored `quantization_config` asks for; `inherited` when it is not set.
+/// The routes stored only values that parse.
+fn quantization(v: &serde_json::Value, inherited: Option<QuantConfig>) -> Option<QuantConfig> {
+    match QuantConfig::parse(v, "quantization_config", true) {
+        Ok(Some(QuantSetting::On(c))) => Some(c),
+        Ok(Some(QuantSetting::Disabled)) => None,
+        Ok(None) | Err(_) => inherited,
+    }
+}
+
+/// Runs the task `make` builds in the core's background queue (low shares: requests go
+/// first), or in the current queue if that one is missing (it is created with the core and
+/// never removed, so only a bug gets there: the work still runs, at request priority).
+fn spawn_background<F: std::future::Future<Output = ()> + 'static>(
+    core: &Core,
+    make: impl Fn() -> F,
+) {
+    match glommio::spawn_local_into(make(), core.background) {
+        Ok(t) => {
+            t.detach();
+        }
+        Err(e) => {
+            tracing::error!(core = core.id, "background queue missing: {e}");
+            glommio::spawn_local(make()).detach();
+        }
     }
 }
 
@@ -182,9 +216,10 @@ async fn install(
         let shard = Rc::new(shard);
         // Writes the mutable part out as segments and optimizes them in the background; ends
         // with the shard.
-        glommio::spawn_local(run_flusher(Rc::downgrade(&shard))).detach();
+        let weak = Rc::downgrade(&shard);
+        spawn_background(core, || run_flusher(weak.clone()));
         // Builds the HNSW graphs of segments large enough; ends with the shard.
-        glommio::spawn_local(run_indexer(Rc::downgrade(&shard))).detach();
+        spawn_background(core, || run_indexer(weak.clone()));
         shards.push(Some(shard));
     }
     let collection = Rc::new(Collection {

@@ -424,8 +424,8 @@ pub async fn scroll(
     Ok((all, next))
 }
 
-/// How a search may use the HNSW graphs (Qdrant's search `params`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How a search may use the HNSW graphs and quantized codes (Qdrant's search `params`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct IndexParams {
     /// Beam width; `None`: each graph's `ef_construct`.
     pub hnsw_ef: Option<usize>,
@@ -433,6 +433,8 @@ pub struct IndexParams {
     pub exact: bool,
     /// Leave out unindexed parts above the full-scan threshold.
     pub indexed_only: bool,
+    /// `params.quantization`: ignore, rescore, oversampling.
+    pub quantization: vexfs_shard::quant::QuantSearch,
 }
 
 /// A nearest-neighbour search.
@@ -504,6 +506,7 @@ pub async fn search(
             hnsw_ef: r.index.hnsw_ef,
             exact: r.index.exact,
             indexed_only: r.index.indexed_only,
+            quantization: r.index.quantization,
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {
@@ -573,6 +576,8 @@ async fn search_special(
             hnsw_ef: None,
             exact: false,
             indexed_only: false,
+            // Codes exist for dense columns only.
+            quantization: Default::default(),
         };
         let (name, shape) = (&req.vector_name, &req.shape);
         let mut hits = Vec::new();
@@ -681,6 +686,7 @@ pub async fn search_objective(
             hnsw_ef: r.index.hnsw_ef,
             exact: r.index.exact,
             indexed_only: r.index.indexed_only,
+            quantization: r.index.quantization,
         };
         let mut hits = Vec::new();
         for (_, s) in coll.local_shards() {

@@ -310,9 +310,13 @@ case("create_sparse", "put", C, lambda c: coll(f"new_sparse_{id(c)}"),
 case("create_sparse_dense_name_clash", "put", C, coll("sparse_clash"),
      body={"vectors": {"text": {"size": DIM, "distance": "Cosine"}},
            "sparse_vectors": {"text": {}}}, expect=400)
-case("create_quantization_unsupported", "put", C, coll("quant"),
+case("create_quantization_two_bits_unsupported", "put", C, coll("quant"),
      body={"vectors": {"size": DIM, "distance": "Cosine"},
-           "quantization_config": {"scalar": {"type": "int8"}}}, expect=400)
+           "quantization_config": {"binary": {"encoding": "two_bits"}}}, expect=400)
+case("create_quantization_bad_quantile", "put", C, coll("quant"),
+     body={"vectors": {"size": DIM, "distance": "Cosine"},
+           "quantization_config": {"scalar": {"type": "int8", "quantile": 0.2}}},
+     expect=VALIDATION)
 case("get_plain", "get", C, coll("plain"),
      check=lambda b: (b["result"]["points_count"] == len(PLAIN_IDS)
                       or pytest.fail(f"points_count {b['result']['points_count']}")))

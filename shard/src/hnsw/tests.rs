@@ -309,6 +309,7 @@ fn plan_follows_exact_filter_cardinality_and_indexed_only() {
         hnsw_ef,
         exact,
         indexed_only,
+        quantization: Default::default(),
     };
     // 1 KiB = 8 vectors of 32 floats.
     let settings = ColumnIndexSettings {

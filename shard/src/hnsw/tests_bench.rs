@@ -108,6 +108,7 @@ fn build_and_search_100k_x_128_cosine() {
             hnsw_ef: None,
             exact: true,
             indexed_only: false,
+            quantization: Default::default(),
         };
         let mut top = TopK::new(K);
         seg.search_into(&params, &mut top, |s| s);

@@ -51,6 +51,7 @@ fn settings() -> IndexSettings {
             ef_construct: 64,
             // 1 KiB = 16 vectors of 16 floats: filters matching fewer points scan.
             full_scan_threshold_kb: 1,
+            quantization: None,
         },
         ..IndexSettings::default()
     }
@@ -110,6 +111,7 @@ fn search(
         hnsw_ef,
         exact,
         indexed_only: false,
+        quantization: Default::default(),
     };
     shard
         .search(&params, &PayloadSelector::None, &VectorSelector::None)
@@ -279,6 +281,7 @@ fn indexed_only_leaves_out_large_unindexed_parts() {
                 hnsw_ef: None,
                 exact,
                 indexed_only,
+                quantization: Default::default(),
             };
             shard
                 .search(&params, &PayloadSelector::None, &VectorSelector::None)

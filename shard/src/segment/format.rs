@@ -166,8 +166,14 @@ pub(crate) fn set_bit(words: &mut [u64], i: usize) {
     words[i / 64] |= 1 << (i % 64);
 }
 
-pub(crate) fn encode_header(body: &[u8], points: usize) -> [u8; SEGMENT_HEADER_BYTES] {
-    FRAME.encode_header(body, points as u64)
+/// The header of a segment whose body (everything after the header, before the padding) is
+/// `body_len` bytes with crc32c `body_crc`.
+pub(crate) fn encode_header_with_crc(
+    body_len: usize,
+    body_crc: u32,
+    points: usize,
+) -> [u8; SEGMENT_HEADER_BYTES] {
+    FRAME.encode_header_with_crc(body_len, body_crc, points as u64)
 }
 
 /// What a verified header says about the rest of the file.

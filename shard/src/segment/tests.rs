@@ -163,6 +163,54 @@ fn push_order_does_not_change_the_file() {
     assert_holds(&seg, &points);
 }
 
+thread_local! {
+    static PAUSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_pause() -> crate::shard::PauseFuture {
+    PAUSES.with(|p| p.set(p.get() + 1));
+    Box::pin(futures_lite::future::yield_now())
+}
+
+#[test]
+fn paced_finish_writes_the_same_file_in_slices() {
+    // Enough floats that the file spans several finish slices.
+    let schema = ShardSchema {
+        vectors: vec![VectorSpec {
+            name: String::new(),
+            dim: 256,
+            distance: Distance::Dot,
+        }],
+        ..ShardSchema::default()
+    };
+    let fill = |b: &mut SegmentBuilder| {
+        b.set_flushed_lsn(9);
+        for i in 0..3_000u64 {
+            let v: Vec<f32> = (0..256).map(|d| (i * 256 + d) as f32).collect();
+            b.push(PointId::Num(i), i, [("", v.as_slice())], None)
+                .expect("push");
+        }
+    };
+    let mut plain = SegmentBuilder::new(&schema).expect("builder");
+    fill(&mut plain);
+    let plain = plain.finish().expect("finish");
+    let mut paced = SegmentBuilder::new(&schema).expect("builder");
+    fill(&mut paced);
+    let pace = crate::shard::Pace {
+        should_yield: || true,
+        pause: count_pause,
+        pause_every_chunk: false,
+    };
+    PAUSES.with(|p| p.set(0));
+    let paced = block_on(paced.finish_paced(pace)).expect("finish");
+    assert_eq!(plain.as_bytes(), paced.as_bytes());
+    // 3 MB of vectors: touched in slices, then checksummed in slices.
+    let slices = plain.len().div_ceil(builder::FINISH_SLICE_BYTES);
+    assert!(PAUSES.with(|p| p.get()) >= 2 * slices, "{slices} slices");
+    let seg = Segment::from_bytes("mem", paced).expect("valid");
+    assert_eq!(seg.len(), 3_000);
+}
+
 #[test]
 fn empty_segment() {
     let storage = storage_with_dir();
@@ -337,6 +385,7 @@ fn records_and_search_match_the_mutable_store() {
             hnsw_ef: None,
             exact: false,
             indexed_only: false,
+            quantization: Default::default(),
         };
         let expected: Vec<(f32, PointId)> = store
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

@@ -1,15 +1,17 @@
 //! Reads over every part of a shard. Each id is live in at most one part, so merging is a
-//! union: scroll is a k-way merge by id, search one top-k heap over all parts.
+//! union: scroll is a k-way merge by id, search one top-k heap over all parts. A filtered
+//! scroll, count or id list visits only the candidate slots of a segment's payload index.
 
 use std::iter::Peekable;
 
 use vexfs_io::Storage;
 
-use super::parts::{Loc, Parts};
+use super::parts::{Loc, Parts, SegmentEntry};
 use super::Shard;
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::hnsw::search_segment;
+use crate::payload_index::Candidates;
 use crate::point_id::PointId;
 use crate::score::{Nearest, Objective, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
@@ -65,11 +67,24 @@ impl Parts {
         }
         for (i, e) in self.segments.iter().enumerate() {
             let seg = &e.segment;
-            let it: Box<dyn Iterator<Item = (PointId, Loc)> + 'a> = Box::new(
-                seg.iter_from(from)
-                    .filter(move |(s, _)| seg.matches(*s, filter))
-                    .map(move |(s, id)| (id, Loc::Segment(i, s))),
-            );
+            let it: Box<dyn Iterator<Item = (PointId, Loc)> + 'a> = match indexed_slots(e, filter) {
+                // Slots ascend with ids, so the payload index's candidates keep id order.
+                Some(slots) => {
+                    let start = from.map_or(0, |id| seg.lower_bound(id));
+                    Box::new(
+                        slots
+                            .into_iter()
+                            .filter(move |&s| s >= start && !seg.is_deleted(s))
+                            .filter(move |&s| seg.matches(s, filter))
+                            .filter_map(move |s| Some((seg.id(s)?, Loc::Segment(i, s)))),
+                    )
+                }
+                None => Box::new(
+                    seg.iter_from(from)
+                        .filter(move |(s, _)| seg.matches(*s, filter))
+                        .map(move |(s, id)| (id, Loc::Segment(i, s))),
+                ),
+            };
             iters.push(it.peekable());
         }
         iters
@@ -95,6 +110,15 @@ impl Parts {
             let (i, _) = best?;
             iters[i].next()
         })
+    }
+}
+
+/// The slots of segment `e` that may pass `filter` when its payload index narrows them (a
+/// superset of the matches; the filter still decides each), `None` when every slot may.
+pub(super) fn indexed_slots(e: &SegmentEntry, filter: Option<&Filter>) -> Option<Vec<u32>> {
+    match e.payload_index.as_ref()?.candidates(filter?) {
+        Candidates::Slots(slots) => Some(slots),
+        Candidates::All => None,
     }
 }
 
@@ -220,6 +244,7 @@ impl<S: Storage> Shard<S> {
             search_segment(
                 &e.segment,
                 e.index.as_ref(),
+                e.quant.as_ref(),
                 e.payload_index.as_ref(),
                 params,
                 &settings,

@@ -156,6 +156,7 @@ fn search_merges_all_parts_into_one_top_k() {
             hnsw_ef: None,
             exact: false,
             indexed_only: false,
+            quantization: Default::default(),
         };
         let hits = shard
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

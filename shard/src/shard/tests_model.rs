@@ -310,6 +310,7 @@ fn check(shard: &Shard<MemStorage>, model: &Model, rng: &mut Rng, ctx: &str) {
             hnsw_ef: None,
             exact: false,
             indexed_only: false,
+            quantization: Default::default(),
         };
         let got: Vec<(u32, u64)> = shard
             .search(&params, &PayloadSelector::None, &VectorSelector::None)

@@ -104,6 +104,7 @@ fn params(top: usize, filter: Option<&Filter>) -> SearchParams<'_> {
         hnsw_ef: None,
         exact: false,
         indexed_only: false,
+        quantization: Default::default(),
     }
 }
 

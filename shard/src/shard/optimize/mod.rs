@@ -334,23 +334,29 @@ impl<S: Storage> Shard<S> {
         }
         order.sort_unstable_by_key(|(id, _, _)| *id);
         let mut builder = SegmentBuilder::with_capacity(&self.schema, order.len())?;
+        let pace = self.options.pace;
         let mut done = 0;
-        for chunk in order.chunks(self.options.flush_chunk_points) {
+        while done < order.len() {
+            // At most `flush_chunk_points` per borrow, fewer when the pace asks for a pause.
+            let chunk_end = (done + self.options.flush_chunk_points.max(1)).min(order.len());
             {
                 let parts = self.parts.borrow();
-                for &(id, k, slot) in chunk {
+                while let Some(&(id, k, slot)) = order.get(done) {
                     push_slot(&mut builder, &parts.segments[sources[k].index], id, slot)?;
+                    done += 1;
+                    if done == chunk_end || pace.should_yield() {
+                        break;
+                    }
                 }
             }
-            done += chunk.len();
             if let Some(r) = &mut self.optimizer_state.borrow_mut().running {
                 r.points_done = done;
             }
-            futures_lite::future::yield_now().await;
+            pace.pause_if_needed().await;
             self.check_open()?;
         }
         builder.set_flushed_lsn(f);
-        Ok(Some(builder.finish()?))
+        Ok(Some(builder.finish_paced(self.options.pace).await?))
     }
 
     /// A segment name no file and no manifest entry uses (see [`merged_segment_name`]).
@@ -386,6 +392,7 @@ impl<S: Storage> Shard<S> {
             // A new segment: the indexer builds its graphs (woken below).
             index: None,
             payload_index: None,
+            quant: None,
             payload_index_version: 0,
         });
         for (k, s) in sources.iter().enumerate() {
