@@ -6,7 +6,7 @@ use rkyv::util::AlignedVec;
 
 use super::builder::SegmentBytes;
 use super::format::{
-    encode_header, Body, MultiColumnBody, SparseColumnBody, SEGMENT_BUFFER_ALIGN_BYTES,
+    encode_header_with_crc, Body, MultiColumnBody, SparseColumnBody, SEGMENT_BUFFER_ALIGN_BYTES,
     SEGMENT_FILE_ALIGN_BYTES, SEGMENT_HEADER_BYTES,
 };
 use super::{Segment, SegmentError};
@@ -58,7 +58,11 @@ fn multi() -> MultiColumnBody {
 fn open(body: &Body) -> Result<Segment, SegmentError> {
     let archive = rkyv::to_bytes::<rancor::Error>(body).expect("serialize");
     let mut buf = AlignedVec::<SEGMENT_BUFFER_ALIGN_BYTES>::new();
-    buf.extend_from_slice(&encode_header(&archive, 2));
+    buf.extend_from_slice(&encode_header_with_crc(
+        archive.len(),
+        crc32c::crc32c(&archive),
+        2,
+    ));
     buf.extend_from_slice(&archive);
     buf.resize(buf.len().next_multiple_of(SEGMENT_FILE_ALIGN_BYTES), 0);
     assert!(SEGMENT_HEADER_BYTES.is_multiple_of(SEGMENT_BUFFER_ALIGN_BYTES));
