@@ -84,7 +84,7 @@ fn build(seg: &Segment, config: HnswConfig) -> HnswBytes {
             assert!(b.insert(data, slot));
         }
     }
-    let mut f = HnswFileBuilder::new(&seg);
+    let mut f = HnswFileBuilder::new(seg);
     f.add(b).unwrap();
     f.finish().unwrap()
 }

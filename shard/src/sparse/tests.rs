@@ -539,6 +539,7 @@ const BENCH_QUERIES: usize = 200;
 /// `cargo test --release -p vexfs-shard sparse_postings_timing -- --ignored --nocapture`.
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods)] // wall-clock timing is the point of this test
 fn sparse_postings_timing() {
     let mut rng = Rng(99);
     let mut b = SegmentBuilder::with_capacity(&schema(), BENCH_POINTS as usize).expect("b");
