@@ -1004,7 +1004,7 @@ fn update_collection_and_optimizations() {
         s.json(
             "PATCH",
             "/collections/u",
-            r#"{"quantization_config":{"scalar":{"type":"int8"}}}"#
+            r#"{"quantization_config":{"binary":{"encoding":"two_bits"}}}"#
         )
         .0,
         400

@@ -13,7 +13,7 @@ use vexfs_io::dma::DmaStorage;
 use vexfs_io::{File, Storage};
 use vexfs_shard::segment::{write_segment, SegmentBuilder};
 use vexfs_shard::{
-    Distance, PointId, PointWrite, Shard, ShardOptions, ShardSchema, VectorSpec, WriteOp,
+    Distance, PointId, PointWrite, Shard, ShardOptions, ShardSchema, Vector, VectorSpec, WriteOp,
 };
 
 /// Kept within the box's locked-memory limit (see ARCHITECTURE.md).
@@ -81,6 +81,7 @@ async fn segment_file_write(fs: &DmaStorage, root: &Path) -> (u64, Duration) {
             dim: DIM,
             distance: Distance::Dot,
         }],
+        ..ShardSchema::default()
     };
     let mut builder =
         SegmentBuilder::with_capacity(&schema, FLUSH_POINTS as usize).expect("builder");
@@ -99,7 +100,7 @@ async fn segment_file_write(fs: &DmaStorage, root: &Path) -> (u64, Duration) {
 
 fn point(i: u64) -> PointWrite {
     let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let vector = (0..DIM)
+    let vector: Vec<f32> = (0..DIM)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -109,7 +110,7 @@ fn point(i: u64) -> PointWrite {
         .collect();
     PointWrite {
         id: PointId::Num(i),
-        vectors: vec![(String::new(), vector)],
+        vectors: vec![(String::new(), Vector::Dense(vector))],
         payload: None,
     }
 }
@@ -135,6 +136,7 @@ fn segment_writes_against_raw_sequential_writes() {
                     dim: DIM,
                     distance: Distance::Dot,
                 }],
+                ..ShardSchema::default()
             };
             let options = ShardOptions {
                 flush_points: usize::MAX,

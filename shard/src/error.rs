@@ -27,6 +27,8 @@ pub enum Error {
     Segment(#[from] crate::segment::SegmentError),
     #[error(transparent)]
     Hnsw(#[from] crate::hnsw::HnswError),
+    #[error(transparent)]
+    Quant(#[from] crate::quant::QuantError),
     /// The shard's collection was deleted while the operation was under way.
     #[error("Not found: the collection was deleted")]
     Closed,

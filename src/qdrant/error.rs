@@ -73,7 +73,7 @@ impl From<RuntimeError> for Error {
                 S::WrongInput(_) | S::Dimension { .. } => Error::BadRequest(s.to_string()),
                 S::PointNotFound(_) | S::Closed => Error::NotFound(s.to_string()),
                 S::Wal(_) => Error::Unavailable(s.to_string()),
-                S::Codec(_) | S::Io(_) | S::Segment(_) | S::Hnsw(_) => {
+                S::Codec(_) | S::Io(_) | S::Segment(_) | S::Hnsw(_) | S::Quant(_) => {
                     Error::Internal(s.to_string())
                 }
             },

@@ -19,6 +19,7 @@ use vexfs_io::Storage;
 use vexfs_shard::filter::JsonPath;
 use vexfs_shard::hnsw::{ColumnIndexSettings, IndexSettings, DEFAULT_INDEXING_THRESHOLD_KB};
 use vexfs_shard::payload_index::IndexKind;
+use vexfs_shard::quant::{QuantConfig, QuantSetting};
 use vexfs_shard::shard::{OptimizationKind, OptimizerReport};
 use vexfs_shard::{run_flusher, run_indexer, OptimizerOptions, Shard, ShardSchema};
 
@@ -125,9 +126,11 @@ pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
             m: get("m", base.m),
             ef_construct: get("ef_construct", base.ef_construct),
             full_scan_threshold_kb: get("full_scan_threshold", base.full_scan_threshold_kb),
+            quantization: base.quantization,
         }
     };
-    let default = read(&x["hnsw_config"], ColumnIndexSettings::default());
+    let mut default = read(&x["hnsw_config"], ColumnIndexSettings::default());
+    default.quantization = quantization(&x["quantization_config"], None);
     let columns = config
         .schema
         .vectors
@@ -139,7 +142,10 @@ pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
             } else {
                 &x["vectors"][v.name.as_str()]
             };
-            (v.name.clone(), read(&shown["hnsw_config"], default))
+            let mut column = read(&shown["hnsw_config"], default);
+            // A vector's own quantization replaces the collection's; without one it inherits.
+            column.quantization = quantization(&shown["quantization_config"], default.quantization);
+            (v.name.clone(), column)
         })
         .collect();
     let indexing_threshold_kb = x["optimizer_config"]["indexing_threshold"]
@@ -151,6 +157,16 @@ pub fn index_settings(config: &CollectionConfig) -> IndexSettings {
         indexing_threshold_kb,
         default,
         columns,
+    }
+}
+
+/// The quantization a stored `quantization_config` asks for; `inherited` when it is not set.
+/// The routes stored only values that parse.
+fn quantization(v: &serde_json::Value, inherited: Option<QuantConfig>) -> Option<QuantConfig> {
+    match QuantConfig::parse(v, "quantization_config", true) {
+        Ok(Some(QuantSetting::On(c))) => Some(c),
+        Ok(Some(QuantSetting::Disabled)) => None,
+        Ok(None) | Err(_) => inherited,
     }
 }
 

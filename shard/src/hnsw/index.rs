@@ -220,19 +220,32 @@ impl Graph<'_> {
         data: &[f32],
         scorer: &S,
         ef: usize,
-        mut accept: impl FnMut(u32) -> bool,
+        accept: impl FnMut(u32) -> bool,
     ) -> Vec<(f32, u32)> {
         let dim = self.dim();
-        let entry = self.body.entry.to_native();
-        if entry == NO_ENTRY || scorer.dim() != dim || data.len() != self.slots * dim {
+        if scorer.dim() != dim || data.len() != self.slots * dim {
             return Vec::new();
         }
         let metric = Metric(self.distance());
-        let mut score = |s: u32| {
+        let score = |s: u32| {
             let start = s as usize * dim;
             data.get(start..start + dim)
                 .map(|v| scorer.score(metric, v))
         };
+        self.search_scored(ef, score, accept)
+    }
+
+    /// [`Graph::search`] with any per-slot score (quantized codes); `None` skips a slot.
+    pub fn search_scored(
+        &self,
+        ef: usize,
+        mut score: impl FnMut(u32) -> Option<f32>,
+        mut accept: impl FnMut(u32) -> bool,
+    ) -> Vec<(f32, u32)> {
+        let entry = self.body.entry.to_native();
+        if entry == NO_ENTRY {
+            return Vec::new();
+        }
         let Some(entry_score) = score(entry) else {
             return Vec::new();
         };

@@ -8,6 +8,8 @@ use super::settings::ColumnIndexSettings;
 use crate::distance::Metric;
 use crate::filter::Filter;
 use crate::payload_index::{Candidates, PayloadIndex};
+use crate::quant::search::{push_candidates, quantized_query, scan_candidates};
+use crate::quant::QuantIndex;
 use crate::score::Scorer;
 use crate::segment::Segment;
 use crate::store::SearchParams;
@@ -92,11 +94,13 @@ pub fn plan(
 }
 
 /// Searches `segment` as [`plan`] says, pushing `(score, id, tag(slot))` into `top` like
-/// [`Segment::search_into_by`].
+/// [`Segment::search_into_by`]. With quantized codes (`quant`), graph walks and scans of
+/// large segments rank by the codes first ([`crate::quant::search`]).
 #[allow(clippy::too_many_arguments)]
 pub fn search_segment<T, S: Scorer>(
     segment: &Segment,
     index: Option<&HnswIndex>,
+    quant: Option<&QuantIndex>,
     payload: Option<&PayloadIndex>,
     params: &SearchParams<'_>,
     settings: &ColumnIndexSettings,
@@ -108,9 +112,21 @@ pub fn search_segment<T, S: Scorer>(
         (Some(p), Some(f)) => p.candidates(f),
         _ => Candidates::All,
     };
+    let quantized = quantized_query(quant, params);
+    let column = segment.column(params.vector_name);
     let ef = match plan(segment, index, params, settings, &candidates) {
         SegmentPlan::Skip => return,
-        SegmentPlan::Exact => return segment.search_into_by(params, scorer, top, tag),
+        SegmentPlan::Exact => {
+            let large = |c: usize| {
+                segment.live_len() > settings.full_scan_vectors(segment.columns()[c].dim)
+            };
+            if let (Some((codes, query)), Some(c)) = (&quantized, column.filter(|&c| large(c))) {
+                let n = params.quantization.candidates(params.top);
+                let found = scan_candidates(segment, c, codes, query, params, n);
+                return push_candidates(segment, c, &found, params, scorer, top, tag);
+            }
+            return segment.search_into_by(params, scorer, top, tag);
+        }
         SegmentPlan::ExactSlots(slots) => {
             return scan_slots(segment, params, scorer, top, tag, &slots)
         }
@@ -126,15 +142,21 @@ pub fn search_segment<T, S: Scorer>(
     ) else {
         return;
     };
-    let Some((data, _)) = segment.column_data(column) else {
-        return;
-    };
-    let hits = graph.search(data, scorer, ef, |slot| {
+    let accept = |slot: u32| {
         segment.has_vector(column, slot)
             && !segment.is_deleted(slot)
             && wanted(slot)
             && segment.matches(slot, params.filter)
-    });
+    };
+    if let Some((codes, query)) = &quantized {
+        let n = params.quantization.candidates(params.top);
+        let found = graph.search_scored(ef.max(n), |slot| codes.score(query, slot), accept);
+        return push_candidates(segment, column, &found, params, scorer, top, tag);
+    }
+    let Some((data, _)) = segment.column_data(column) else {
+        return;
+    };
+    let hits = graph.search(data, scorer, ef, accept);
     for (score, slot) in hits {
         if params.threshold.is_some_and(|t| score < t) {
             continue;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::HnswConfig;
+use crate::quant::QuantConfig;
 
 /// Qdrant's default `hnsw_config.m`.
 pub const DEFAULT_HNSW_M: usize = 16;
@@ -24,6 +25,8 @@ pub struct ColumnIndexSettings {
     pub ef_construct: usize,
     /// Below this many KiB of (matching) vectors a search scans instead of walking the graph.
     pub full_scan_threshold_kb: usize,
+    /// Quantized codes to build for this column (Qdrant's `quantization_config`).
+    pub quantization: Option<QuantConfig>,
 }
 
 impl Default for ColumnIndexSettings {
@@ -32,6 +35,7 @@ impl Default for ColumnIndexSettings {
             m: DEFAULT_HNSW_M,
             ef_construct: DEFAULT_HNSW_EF_CONSTRUCT,
             full_scan_threshold_kb: DEFAULT_FULL_SCAN_THRESHOLD_KB,
+            quantization: None,
         }
     }
 }
@@ -89,6 +93,17 @@ impl IndexSettings {
             return None;
         }
         let config = self.column(name).graph_config()?;
+        (vectors >= vectors_in_kb(self.indexing_threshold_kb, dim)).then_some(config)
+    }
+
+    /// The quantization a column of `vectors` vectors of dimension `dim` should get: its
+    /// config once the column passes the indexing threshold (graph or not, like Qdrant,
+    /// which quantizes the segments its optimizers index).
+    pub fn wants_quant(&self, name: &str, vectors: usize, dim: usize) -> Option<QuantConfig> {
+        if self.indexing_threshold_kb == 0 || vectors == 0 {
+            return None;
+        }
+        let config = self.column(name).quantization?;
         (vectors >= vectors_in_kb(self.indexing_threshold_kb, dim)).then_some(config)
     }
 }

@@ -54,6 +54,8 @@ fn segment(distance: Distance, points: usize) -> Segment {
 /// A segment holding the writes up to `lsn`.
 fn segment_at(distance: Distance, points: usize, lsn: u64) -> Segment {
     let schema = ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,
@@ -307,6 +309,7 @@ fn plan_follows_exact_filter_cardinality_and_indexed_only() {
         hnsw_ef,
         exact,
         indexed_only,
+        quantization: Default::default(),
     };
     // 1 KiB = 8 vectors of 32 floats.
     let settings = ColumnIndexSettings {

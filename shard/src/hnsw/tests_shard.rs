@@ -23,6 +23,8 @@ const DIM: usize = 16;
 
 fn schema() -> ShardSchema {
     ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,
@@ -49,6 +51,7 @@ fn settings() -> IndexSettings {
             ef_construct: 64,
             // 1 KiB = 16 vectors of 16 floats: filters matching fewer points scan.
             full_scan_threshold_kb: 1,
+            quantization: None,
         },
         ..IndexSettings::default()
     }
@@ -81,7 +84,7 @@ async fn fill(shard: &Shard<MemStorage>) {
             payload.insert("k".into(), json!(i % 10));
             PointWrite {
                 id: PointId::Num(i),
-                vectors: vec![(String::new(), vector(i))],
+                vectors: vec![(String::new(), vector(i).into())],
                 payload: Some(payload),
             }
         })
@@ -108,6 +111,7 @@ fn search(
         hnsw_ef,
         exact,
         indexed_only: false,
+        quantization: Default::default(),
     };
     shard
         .search(&params, &PayloadSelector::None, &VectorSelector::None)
@@ -262,7 +266,7 @@ fn indexed_only_leaves_out_large_unindexed_parts() {
         let points = (0..100u64)
             .map(|i| PointWrite {
                 id: PointId::Num(POINTS + i),
-                vectors: vec![(String::new(), q.clone())],
+                vectors: vec![(String::new(), q.clone().into())],
                 payload: None,
             })
             .collect();
@@ -277,6 +281,7 @@ fn indexed_only_leaves_out_large_unindexed_parts() {
                 hnsw_ef: None,
                 exact,
                 indexed_only,
+                quantization: Default::default(),
             };
             shard
                 .search(&params, &PayloadSelector::None, &VectorSelector::None)

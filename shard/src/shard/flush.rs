@@ -206,6 +206,7 @@ impl<S: Storage> Shard<S> {
                     persisted_deleted,
                     index: None,
                     payload_index: None,
+                    quant: None,
                     payload_index_version: 0,
                 });
             }

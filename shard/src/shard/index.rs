@@ -98,7 +98,7 @@ impl<S: Storage> Shard<S> {
     /// Whether a segment waits for its graphs (or is being indexed): Qdrant reports such a
     /// collection as `yellow`.
     pub fn indexing_pending(&self) -> bool {
-        self.next_to_index().is_some()
+        self.next_to_index().is_some() || self.quantization_pending()
     }
 
     /// Wakes the indexer (a new segment was installed, or settings changed).
@@ -270,6 +270,15 @@ pub async fn run_indexer<S: Storage>(shard: Weak<Shard<S>>) {
                 Ok(false) => {}
                 Err(e) => {
                     tracing::error!(dir = %s.dir.display(), "building an hnsw index failed: {e}");
+                    continue;
+                }
+            }
+            // Quantized codes after the graphs (a segment is searchable without them).
+            match s.quantize_next().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(dir = %s.dir.display(), "quantizing a segment failed: {e}");
                     continue;
                 }
             }

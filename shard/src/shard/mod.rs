@@ -11,7 +11,8 @@
 //! - `seg-<lsn>.seg.del-<lsn2>`: that segment's deletions as of the flush at `lsn2`;
 //! - `manifest.json`: which of those make up the shard, and where replay starts
 //!   ([`manifest`] explains why a manifest);
-//! - `seg-<lsn>.seg.hnsw`: that segment's HNSW graphs (derived data, not in the manifest).
+//! - `seg-<lsn>.seg.hnsw`: that segment's HNSW graphs (derived data, not in the manifest);
+//! - `seg-<lsn>.seg.quant`: that segment's quantized vector codes (derived data, likewise).
 //!
 //! When the mutable store passes [`ShardOptions::flush_points`], [`run_flusher`] writes it out
 //! as a new segment in the background ([`flush`] has the steps and the crash argument). The
@@ -27,6 +28,7 @@ mod options;
 mod pace;
 mod parts;
 mod payload_indexes;
+mod quantize;
 mod read;
 mod recover;
 mod snapshot;
@@ -74,6 +76,7 @@ pub use options::{
 };
 pub use pace::{Pace, PauseFuture};
 use parts::Parts;
+pub use quantize::QUANT_BUILD_CHUNK_POINTS;
 pub use snapshot::{ShardSnapshot, SnapshotCopy, SnapshotFile};
 
 pub struct Shard<S: Storage> {

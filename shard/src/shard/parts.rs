@@ -13,6 +13,7 @@ use crate::hnsw::HnswIndex;
 use crate::op::{PointWrite, WriteOp};
 use crate::payload_index::PayloadIndex;
 use crate::point_id::PointId;
+use crate::quant::QuantIndex;
 use crate::schema::ShardSchema;
 use crate::segment::Segment;
 use crate::select::VectorSelector;
@@ -41,6 +42,8 @@ pub(super) struct SegmentEntry {
     pub persisted_deleted: usize,
     /// Its HNSW graphs, once built or loaded (`<file>.hnsw`).
     pub index: Option<HnswIndex>,
+    /// Its quantized vector codes, once built or loaded (`<file>.quant`).
+    pub quant: Option<QuantIndex>,
     /// Its payload indexes, built in memory by the indexer for the definitions of version
     /// `payload_index_version` (0: not built yet).
     pub payload_index: Option<PayloadIndex>,

@@ -15,6 +15,7 @@ use super::{OptimizerOptions, Shard, ShardOptions};
 use crate::error::Result;
 use crate::hnsw::{index_file_name, segment_of_index_file, HnswIndex, IndexSettings};
 use crate::op::WriteOp;
+use crate::quant::{quant_file_name, segment_of_quant_file, QuantError, QuantIndex};
 use crate::schema::ShardSchema;
 use crate::segment::{read_deleted, Segment, SegmentError};
 use crate::wal::{open_dir, WalOptions};
@@ -35,7 +36,7 @@ impl<S: Storage + Clone> Shard<S> {
         for m in &manifest.segments {
             let path = dir.join(&m.file);
             let mut segment = Segment::open(storage, &path).await?;
-            if segment.schema() != schema {
+            if !segment.schema().same_columns(&schema) {
                 return Err(SegmentError::Corrupt {
                     path: path.display().to_string(),
                     reason: "vector spaces differ from the collection's".into(),
@@ -54,12 +55,14 @@ impl<S: Storage + Clone> Shard<S> {
                 segment.apply_deleted(&set)?;
             }
             let index = load_index(storage, dir, &m.file, &segment, &counters).await?;
+            let quant = load_quant(storage, dir, &m.file, &segment).await?;
             parts.segments.push(SegmentEntry {
                 persisted_deleted: segment.deleted().count(),
                 segment,
                 file: m.file.clone(),
                 sidecar: m.deleted.clone(),
                 index,
+                quant,
                 payload_index: None,
                 payload_index_version: 0,
             });
@@ -132,10 +135,34 @@ async fn load_index<S: Storage>(
     Ok(None)
 }
 
+/// The quantized codes of `file` if a valid file is on disk; a damaged or mismatched one is
+/// logged and removed (the indexer rebuilds it), as for graphs.
+async fn load_quant<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    file: &str,
+    segment: &Segment,
+) -> Result<Option<QuantIndex>> {
+    let path = dir.join(quant_file_name(file));
+    let refused = match QuantIndex::open(storage, &path).await {
+        Ok(None) => return Ok(None),
+        Ok(Some(q)) => match q.check_segment(segment) {
+            Ok(()) => return Ok(Some(q)),
+            Err(e) => e,
+        },
+        Err(QuantError::Io { source, .. }) => return Err(source.into()),
+        Err(e) => e,
+    };
+    tracing::warn!("{refused}; removing it, it will be rebuilt");
+    storage.remove_file(&path).await?;
+    storage.sync_dir(dir).await?;
+    Ok(None)
+}
+
 /// Removes temp files of index writes cut short (no indexer runs during an open).
 async fn remove_index_temp_files<S: Storage>(storage: &S, dir: &Path) -> Result<()> {
     for name in storage.list_dir(dir).await? {
-        if is_segment_file(&name) && name.ends_with(".hnsw.tmp") {
+        if is_segment_file(&name) && (name.ends_with(".hnsw.tmp") || name.ends_with(".quant.tmp")) {
             storage.remove_file(&dir.join(&name)).await?;
         }
     }
@@ -156,10 +183,12 @@ pub(super) async fn remove_unreferenced<S: Storage>(
         .iter()
         .flat_map(|m| std::iter::once(m.file.clone()).chain(m.deleted.clone()))
         .chain(manifest.segments.iter().map(|m| index_file_name(&m.file)))
+        .chain(manifest.segments.iter().map(|m| quant_file_name(&m.file)))
         .collect();
     let mut removed = false;
     for name in storage.list_dir(dir).await? {
-        let index_of = segment_of_index_file(name.strip_suffix(".tmp").unwrap_or(&name));
+        let bare = name.strip_suffix(".tmp").unwrap_or(&name);
+        let index_of = segment_of_index_file(bare).or_else(|| segment_of_quant_file(bare));
         if index_of.is_some_and(|seg| referenced.contains(seg)) {
             continue;
         }

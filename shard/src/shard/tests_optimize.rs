@@ -28,8 +28,8 @@ fn point(i: u64, k: i64) -> PointWrite {
     PointWrite {
         id: n(i),
         vectors: vec![
-            (String::new(), vec![i as f32, 1.0, -(k as f32)]),
-            ("b".into(), vec![k as f32, 0.5]),
+            (String::new(), vec![i as f32, 1.0, -(k as f32)].into()),
+            ("b".into(), vec![k as f32, 0.5].into()),
         ],
         payload: Some(payload),
     }
@@ -535,6 +535,8 @@ fn measure_rewrite_steps_that_do_not_yield() {
         Box::pin(async {})
     }
     let schema = ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

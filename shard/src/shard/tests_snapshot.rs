@@ -21,8 +21,8 @@ fn point(i: u64, k: i64) -> PointWrite {
     PointWrite {
         id: PointId::Num(i),
         vectors: vec![
-            (String::new(), vec![i as f32, 1.0, 0.0]),
-            ("b".into(), vec![k as f32, 0.5]),
+            (String::new(), vec![i as f32, 1.0, 0.0].into()),
+            ("b".into(), vec![k as f32, 0.5].into()),
         ],
         payload: Some(payload),
     }

@@ -65,6 +65,7 @@ use crate::point_id::PointId;
 use crate::segment::{
     read_deleted, write_segment, DeletedSet, Segment, SegmentBuilder, SegmentError,
 };
+use crate::vector::VectorRef;
 use crate::wal::Lsn;
 
 pub use plan::{OptimizationKind, Plan};
@@ -391,6 +392,7 @@ impl<S: Storage> Shard<S> {
             // A new segment: the indexer builds its graphs (woken below).
             index: None,
             payload_index: None,
+            quant: None,
             payload_index_version: 0,
         });
         for (k, s) in sources.iter().enumerate() {
@@ -430,12 +432,29 @@ fn push_slot(
     slot: u32,
 ) -> Result<()> {
     let seg = &source.segment;
-    let vectors: Vec<(&str, &[f32])> = seg
-        .columns()
+    let dense =
+        seg.columns().iter().enumerate().filter_map(|(c, info)| {
+            Some((info.name.as_str(), VectorRef::Dense(seg.vector(c, slot)?)))
+        });
+    let sparse = seg
+        .sparse_names()
         .iter()
         .enumerate()
-        .filter_map(|(c, info)| Some((info.name.as_str(), seg.vector(c, slot)?)))
-        .collect();
+        .filter_map(|(c, name)| {
+            let (i, v) = seg.sparse_vector(c, slot)?;
+            Some((name.as_str(), VectorRef::Sparse(i, v)))
+        });
+    let multi = seg
+        .multi_columns()
+        .iter()
+        .enumerate()
+        .filter_map(|(c, info)| {
+            Some((
+                info.name.as_str(),
+                VectorRef::Multi(info.dim, seg.multi_vector(c, slot)?),
+            ))
+        });
+    let vectors: Vec<(&str, VectorRef<'_>)> = dense.chain(sparse).chain(multi).collect();
     let version = seg
         .version(slot)
         .ok_or_else(|| SegmentError::corrupt(seg.path(), format!("slot {slot} out of range")))?;
