@@ -21,6 +21,10 @@ use crate::vector::VectorRef;
 /// [`SegmentBuilder::finish_paced`]: about 0.1–0.3 ms of work each.
 pub const FINISH_SLICE_BYTES: usize = 1 << 20;
 
+/// Bytes of the builder's vectors given back to the allocator between two [`Pace`] checks of
+/// [`SegmentBuilder::finish_paced`] (about 1–2 ms of page freeing each).
+pub const FREE_SLICE_BYTES: usize = 8 << 20;
+
 /// Headroom reserved for rkyv's own structures when sizing the output buffer up front, so the
 /// usual segment is serialized without reallocating (and copying) its vectors.
 const ARCHIVE_OVERHEAD_BYTES: usize = 4096;
@@ -339,7 +343,12 @@ impl SegmentBuilder {
         buf.clear();
         buf.extend_from_slice(&[0u8; SEGMENT_HEADER_BYTES]);
         let buf = serialize_into(&body, buf)?;
-        // The body's vectors are freed here, before the checksum pass.
+        // The builder's vectors are freed before the checksum pass, in slices: returning a
+        // hundred MB of pages to the kernel at once holds the core for tens of ms.
+        let mut body = body;
+        for column in &mut body.columns {
+            free_in_slices(&mut column.data, pace).await;
+        }
         drop(body);
         pace.pause_if_needed().await;
         let mut crc = 0u32;
@@ -545,6 +554,19 @@ fn permute(
 }
 
 type OutputBuffer = AlignedVec<SEGMENT_BUFFER_ALIGN_BYTES>;
+
+/// Empties `v` from its end, [`FREE_SLICE_BYTES`] at a time, giving each piece back to the
+/// allocator (a shrink in place) with a pace check in between.
+async fn free_in_slices<T>(v: &mut Vec<T>, pace: Pace) {
+    let step = (FREE_SLICE_BYTES / std::mem::size_of::<T>().max(1)).max(1);
+    while v.len() > step {
+        v.truncate(v.len() - step);
+        v.shrink_to_fit();
+        if pace.should_yield() {
+            (pace.pause)().await;
+        }
+    }
+}
 
 /// An empty buffer with room for the whole file, so the vectors are copied exactly once,
 /// into the archive, without a reallocation.

@@ -168,7 +168,7 @@ impl<S: Storage> Shard<S> {
             for step in 0..builder.train_steps() {
                 self.check_open()?;
                 builder.train(&sample, step);
-                futures_lite::future::yield_now().await;
+                self.options.pace.pause_if_needed().await;
             }
             drop(sample);
             let mut next = 0usize;
@@ -187,7 +187,7 @@ impl<S: Storage> Shard<S> {
                     }
                 }
                 next = end;
-                futures_lite::future::yield_now().await;
+                self.options.pace.pause_if_needed().await;
             }
             out.add(builder)?;
         }
