@@ -3,7 +3,7 @@
 //!
 //! With `x ≈ lo + step·c` (c in 0..=255):
 //! - dot (and Cosine): the query stays f32 (asymmetric, no query rounding error):
-//!   `q·x ≈ lo·Σ q + step·Σ q·c`;
+//!   `q·x ≈ lo·Σ q + step·Σ q·c` ([`uint8::dot_f32_u8`]);
 //! - squared Euclid: the query is encoded too, `step²·Σ (cq − cx)²` (the offset cancels);
 //! - Manhattan: likewise, `step·Σ |cq − cx|`.
 //!
@@ -78,37 +78,14 @@ pub fn prepare(range: ScalarRange, q: &[f32]) -> ScalarQuery {
     }
 }
 
-/// Lanes of [`dot_f32_u8`]'s accumulators (independent sums the compiler vectorizes).
-const DOT_LANES: usize = 8;
-
-/// `Σ q·c` of an f32 query and byte codes, over the shorter length.
-#[inline]
-pub fn dot_f32_u8(q: &[f32], c: &[u8]) -> f32 {
-    let n = q.len().min(c.len());
-    let (q, c) = (&q[..n], &c[..n]);
-    let mut acc = [0f32; DOT_LANES];
-    let mut qs = q.chunks_exact(DOT_LANES);
-    let mut cs = c.chunks_exact(DOT_LANES);
-    for (a, b) in (&mut qs).zip(&mut cs) {
-        for i in 0..DOT_LANES {
-            acc[i] += a[i] * f32::from(b[i]);
-        }
-    }
-    let tail: f32 = qs
-        .remainder()
-        .iter()
-        .zip(cs.remainder())
-        .map(|(a, b)| a * f32::from(*b))
-        .sum();
-    acc.iter().sum::<f32>() + tail
-}
-
 /// Internal ("higher is closer") score estimate of `code`.
 #[inline]
 pub fn score(range: ScalarRange, distance: Distance, q: &ScalarQuery, code: &[u8]) -> f32 {
     let s = range.step;
     match distance {
-        Distance::Cosine | Distance::Dot => range.lo * q.raw_sum + s * dot_f32_u8(&q.raw, code),
+        Distance::Cosine | Distance::Dot => {
+            range.lo * q.raw_sum + s * uint8::dot_f32_u8(&q.raw, code)
+        }
         Distance::Euclid => -(s * s) * uint8::squared_euclid(&q.codes, code),
         Distance::Manhattan => -s * uint8::manhattan(&q.codes, code),
     }
@@ -117,24 +94,6 @@ pub fn score(range: ScalarRange, distance: Distance, q: &ScalarQuery, code: &[u8
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn f32_u8_dot_matches_a_plain_sum() {
-        for n in [0usize, 1, 7, 8, 9, 31, 128, 1000] {
-            let q: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-            let c: Vec<u8> = (0..n).map(|i| (i * 31 % 256) as u8).collect();
-            let want: f64 = q
-                .iter()
-                .zip(&c)
-                .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                .sum();
-            let got = f64::from(dot_f32_u8(&q, &c));
-            assert!(
-                (got - want).abs() <= 1e-4 * want.abs().max(1.0),
-                "{n}: {got} vs {want}"
-            );
-        }
-    }
 
     #[test]
     fn scores_approximate_exact_ones() {
