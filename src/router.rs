@@ -360,57 +360,55 @@ mod tests {
 
     #[test]
     fn routes_qdrant_paths() {
-        assert_eq!(route(Get, "/"), Route::Root);
-        assert_eq!(route(Get, "/collections"), Route::ListCollections);
-        assert_eq!(
-            route(Put, "/collections/a%20b"),
-            Route::CreateCollection("a b".into())
-        );
-        assert_eq!(
-            route(Get, "/collections/c/exists"),
-            Route::CollectionExists("c".into())
-        );
-        assert_eq!(
-            route(Put, "/collections/c/points"),
-            Route::Upsert("c".into())
-        );
-        assert_eq!(
-            route(Post, "/collections/c/points"),
-            Route::Retrieve("c".into())
-        );
-        assert_eq!(
-            route(Post, "/collections/c/points/search"),
-            Route::Search("c".into())
-        );
-        assert_eq!(
-            route(Get, "/collections/c/points/42"),
-            Route::GetPoint("c".into(), "42".into())
-        );
-        assert_eq!(route(Head, "/healthz"), Route::Healthz);
-        assert_eq!(
-            route(Post, "/collections/c/points/payload"),
-            Route::SetPayload("c".into())
-        );
-        assert_eq!(
-            route(Put, "/collections/c/points/payload"),
-            Route::OverwritePayload("c".into())
-        );
-        assert_eq!(
-            route(Post, "/collections/c/points/payload/clear"),
-            Route::ClearPayload("c".into())
-        );
-        assert_eq!(
-            route(Post, "/collections/c/points/vectors/delete"),
-            Route::DeleteVectors("c".into())
-        );
-        assert_eq!(
-            route(Post, "/collections/c/points/batch"),
-            Route::Batch("c".into())
-        );
-        assert_eq!(
-            route(Get, "/collections/c/points/payload/clear"),
-            Route::MethodNotAllowed
-        );
+        let c = || "c".to_string();
+        let table = [
+            (Get, "/", Route::Root),
+            (Get, "/collections", Route::ListCollections),
+            (
+                Put,
+                "/collections/a%20b",
+                Route::CreateCollection("a b".into()),
+            ),
+            (Get, "/collections/c/exists", Route::CollectionExists(c())),
+            (Put, "/collections/c/points", Route::Upsert(c())),
+            (Post, "/collections/c/points", Route::Retrieve(c())),
+            (Post, "/collections/c/points/search", Route::Search(c())),
+            (
+                Get,
+                "/collections/c/points/42",
+                Route::GetPoint(c(), "42".into()),
+            ),
+            (Head, "/healthz", Route::Healthz),
+            (
+                Post,
+                "/collections/c/points/payload",
+                Route::SetPayload(c()),
+            ),
+            (
+                Put,
+                "/collections/c/points/payload",
+                Route::OverwritePayload(c()),
+            ),
+            (
+                Post,
+                "/collections/c/points/payload/clear",
+                Route::ClearPayload(c()),
+            ),
+            (
+                Post,
+                "/collections/c/points/vectors/delete",
+                Route::DeleteVectors(c()),
+            ),
+            (Post, "/collections/c/points/batch", Route::Batch(c())),
+            (
+                Get,
+                "/collections/c/points/payload/clear",
+                Route::MethodNotAllowed,
+            ),
+        ];
+        for (method, path, want) in table {
+            assert_eq!(route(method, path), want, "{path}");
+        }
     }
 
     #[test]

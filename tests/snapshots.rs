@@ -485,3 +485,47 @@ fn large_downloads_stream_in_pieces_on_a_kept_alive_connection() {
     assert_eq!(probe.status, 200);
     assert_eq!(probe.text(), "healthz check passed");
 }
+
+#[test]
+fn recovered_collection_keeps_its_graphs_and_is_green_at_once() {
+    // Segments of 100 four-dim points (1.6 KiB each) get graphs at a 1 KiB threshold.
+    let s = Server::start_with_config("[storage]\nsegment_flush_points = 100\n");
+    let body = json!({
+        "vectors": {"size": DIM, "distance": "Dot"},
+        "shard_number": 1,
+        "optimizers_config": {"indexing_threshold": 1}
+    });
+    let (st, v) = s.json("PUT", "/collections/g", &body.to_string());
+    assert_eq!(st, 200, "{v}");
+    upsert(&s, "g", 0..200);
+    upsert(&s, "g", 200..400);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let info = loop {
+        let (st, v) = s.json("GET", "/collections/g", "");
+        assert_eq!(st, 200, "{v}");
+        if v["result"]["status"] == "green" && v["result"]["indexed_vectors_count"] == 400 {
+            break v["result"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "never indexed: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (st, v) = s.json("POST", "/collections/g/snapshots?wait=true", "");
+    assert_eq!(st, 200, "{v}");
+    let name = v["result"]["name"].as_str().expect("name").to_owned();
+    let file = s
+        .request("GET", &format!("/collections/g/snapshots/{name}"), "")
+        .body;
+    assert!(String::from_utf8_lossy(&file).contains(".seg.hnsw\0"));
+
+    let r = upload(&s, "g2", "", &file);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // No rebuild: the first look at the recovered collection already sees every graph.
+    let (st, v) = s.json("GET", "/collections/g2", "");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"]["status"], "green", "{v}");
+    assert_eq!(
+        v["result"]["indexed_vectors_count"],
+        info["indexed_vectors_count"]
+    );
+    assert_eq!(state(&s, "g2"), state(&s, "g"));
+}

@@ -102,6 +102,10 @@ fn atomic_write_and_list() {
         let big = pattern(10_000, 3);
         fs.write_file_atomic(&meta, &big).await.unwrap();
         assert_eq!(fs.read_file(&meta).await.unwrap().unwrap(), big);
+        // Whole blocks are written without the padding copy.
+        let blocks = pattern(16_384, 5);
+        fs.write_file_atomic(&meta, &blocks).await.unwrap();
+        assert_eq!(fs.read_file(&meta).await.unwrap().unwrap(), blocks);
         fs.write_file_atomic(&meta, b"").await.unwrap();
         assert_eq!(fs.read_file(&meta).await.unwrap().unwrap(), b"");
 

@@ -53,11 +53,21 @@ pub(crate) enum FrameError {
 
 impl FrameKind {
     pub fn encode_header(&self, body: &[u8], count: u64) -> [u8; FRAME_HEADER_BYTES] {
+        self.encode_header_with_crc(body.len(), crc32c::crc32c(body), count)
+    }
+
+    /// [`FrameKind::encode_header`] for a body whose crc32c the caller computed (in pieces).
+    pub fn encode_header_with_crc(
+        &self,
+        body_len: usize,
+        body_crc: u32,
+        count: u64,
+    ) -> [u8; FRAME_HEADER_BYTES] {
         let mut h = [0u8; FRAME_HEADER_BYTES];
         h[..8].copy_from_slice(&self.magic);
         h[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&self.version.to_le_bytes());
-        h[OFF_BODY_LEN..OFF_BODY_LEN + 8].copy_from_slice(&(body.len() as u64).to_le_bytes());
-        h[OFF_BODY_CRC..OFF_BODY_CRC + 4].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
+        h[OFF_BODY_LEN..OFF_BODY_LEN + 8].copy_from_slice(&(body_len as u64).to_le_bytes());
+        h[OFF_BODY_CRC..OFF_BODY_CRC + 4].copy_from_slice(&body_crc.to_le_bytes());
         h[OFF_COUNT..OFF_COUNT + 8].copy_from_slice(&count.to_le_bytes());
         let crc = crc32c::crc32c(&h[..OFF_HEADER_CRC]);
         h[OFF_HEADER_CRC..].copy_from_slice(&crc.to_le_bytes());

@@ -17,17 +17,20 @@ pub mod score;
 pub mod segment;
 pub mod select;
 pub mod shard;
+pub mod sparse;
 pub mod store;
 pub mod topk;
+pub mod vector;
 pub mod wal;
 
 pub use error::{Error, Result};
 pub use op::{NamedVectors, Payload, PointWrite, WriteOp};
 pub use point_id::PointId;
-pub use schema::{Distance, ShardSchema, VectorSpec};
+pub use schema::{Distance, Modifier, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 pub use select::{PayloadSelector, Record, ScoredRecord, VectorSelector};
 pub use shard::{
     run_flusher, run_indexer, IndexStats, OptimizerOptions, Shard, ShardOptions, UpdateCondition,
     UpdateMode,
 };
 pub use store::{PointStore, SearchParams};
+pub use vector::{MultiVector, SparseVector, Vector, VectorRef};

@@ -3,19 +3,24 @@
 //! Layout (little endian): a tag byte, then the fields of the operation. Building blocks:
 //! an id is `0 u8, u64` or `1 u8, u128`; a list is `count u32` then its items; a string is
 //! `len u16` then UTF-8; a vector is `dim u32` then `f32 × dim`; an optional payload is
-//! `len u32` (`u32::MAX` = none) then JSON. Operations that name points by filter are
+//! `len u32` (`u32::MAX` = none) then JSON. Upserts and vector updates are written with the
+//! tags 9 and 10, whose vectors carry a kind byte (0 dense: `dim u32, f32 × dim`; 1 sparse:
+//! `count u32, u32 × count, f32 × count`; 2 multi: `dim u32`, then the rows as a dense
+//! vector of `rows × dim` floats); the older tags 1 and 7 (dense only, no kind byte)
+//! are still read, so logs written before sparse vectors replay. Operations that name points by filter are
 //! resolved to ids on the owning shard before they are logged, so replay is exact.
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::point_id::PointId;
+use crate::vector::{MultiVector, SparseVector, Vector};
 
 /// A point's payload: a JSON object.
 pub type Payload = Map<String, Value>;
 
 /// Vectors of one point by name ("" = the unnamed vector).
-pub type NamedVectors = Vec<(String, Vec<f32>)>;
+pub type NamedVectors = Vec<(String, Vector)>;
 
 /// One point as written: id, its vectors by name, payload.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +68,11 @@ const TAG_DELETE_PAYLOAD: u8 = 5;
 const TAG_CLEAR_PAYLOAD: u8 = 6;
 const TAG_UPDATE_VECTORS: u8 = 7;
 const TAG_DELETE_VECTORS: u8 = 8;
+const TAG_UPSERT_KINDS: u8 = 9;
+const TAG_UPDATE_VECTORS_KINDS: u8 = 10;
+const KIND_DENSE: u8 = 0;
+const KIND_SPARSE: u8 = 1;
+const KIND_MULTI: u8 = 2;
 const ID_NUM: u8 = 0;
 const ID_UUID: u8 = 1;
 const NONE_LEN: u32 = u32::MAX;
@@ -127,7 +137,7 @@ impl WriteOp {
         let mut w = Writer(out);
         match self {
             WriteOp::Upsert(points) => {
-                w.u8(TAG_UPSERT);
+                w.u8(TAG_UPSERT_KINDS);
                 w.u32(points.len());
                 for p in points {
                     w.id(p.id);
@@ -166,7 +176,7 @@ impl WriteOp {
                 w.ids(ids);
             }
             WriteOp::UpdateVectors(points) => {
-                w.u8(TAG_UPDATE_VECTORS);
+                w.u8(TAG_UPDATE_VECTORS_KINDS);
                 w.u32(points.len());
                 for (id, vectors) in points {
                     w.id(*id);
@@ -184,13 +194,14 @@ impl WriteOp {
     pub fn decode(bytes: &[u8]) -> Result<WriteOp> {
         let mut r = Reader { bytes, at: 0 };
         let op = match r.u8()? {
-            TAG_UPSERT => {
+            tag @ (TAG_UPSERT | TAG_UPSERT_KINDS) => {
+                let kinds = tag == TAG_UPSERT_KINDS;
                 let count = r.count()?;
                 let mut points = Vec::with_capacity(count);
                 for _ in 0..count {
                     points.push(PointWrite {
                         id: r.id()?,
-                        vectors: r.vectors()?,
+                        vectors: r.vectors(kinds)?,
                         payload: r.payload()?,
                     });
                 }
@@ -218,11 +229,12 @@ impl WriteOp {
                 keys: r.strings()?,
             },
             TAG_CLEAR_PAYLOAD => WriteOp::ClearPayload(r.ids()?),
-            TAG_UPDATE_VECTORS => {
+            tag @ (TAG_UPDATE_VECTORS | TAG_UPDATE_VECTORS_KINDS) => {
+                let kinds = tag == TAG_UPDATE_VECTORS_KINDS;
                 let count = r.count()?;
                 let mut points = Vec::with_capacity(count);
                 for _ in 0..count {
-                    points.push((r.id()?, r.vectors()?));
+                    points.push((r.id()?, r.vectors(kinds)?));
                 }
                 WriteOp::UpdateVectors(points)
             }
@@ -287,10 +299,34 @@ impl Writer<'_> {
             .extend_from_slice(&(vectors.len() as u16).to_le_bytes());
         for (name, v) in vectors {
             self.string(name);
-            self.u32(v.len());
-            for x in v {
-                self.0.extend_from_slice(&x.to_le_bytes());
+            match v {
+                Vector::Dense(v) => {
+                    self.u8(KIND_DENSE);
+                    self.floats(v);
+                }
+                Vector::Multi(m) => {
+                    self.u8(KIND_MULTI);
+                    self.u32(m.dim());
+                    self.floats(m.data());
+                }
+                Vector::Sparse(s) => {
+                    self.u8(KIND_SPARSE);
+                    self.u32(s.len());
+                    for i in s.indices() {
+                        self.0.extend_from_slice(&i.to_le_bytes());
+                    }
+                    for x in s.values() {
+                        self.0.extend_from_slice(&x.to_le_bytes());
+                    }
+                }
             }
+        }
+    }
+
+    fn floats(&mut self, v: &[f32]) {
+        self.u32(v.len());
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
         }
     }
 
@@ -383,23 +419,57 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| self.string()).collect()
     }
 
-    fn vectors(&mut self) -> Result<NamedVectors> {
+    /// Named vectors; `kinds`: each carries a kind byte (tags 9 and 10), else all are dense.
+    fn vectors(&mut self, kinds: bool) -> Result<NamedVectors> {
         let n = self.u16()? as usize;
         let mut vectors = Vec::with_capacity(n.min(self.remaining()));
         for _ in 0..n {
             let name = self.string()?;
-            let dim = self.u32()? as usize;
-            let raw = self.take(
-                dim.checked_mul(4)
-                    .ok_or_else(|| Error::Codec("length overflow".into()))?,
-            )?;
-            let v = raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let kind = if kinds { self.u8()? } else { KIND_DENSE };
+            let v = match kind {
+                KIND_DENSE => {
+                    let dim = self.u32()? as usize;
+                    Vector::Dense(self.floats(dim)?)
+                }
+                KIND_SPARSE => {
+                    let len = self.u32()? as usize;
+                    let indices = self
+                        .words(len)?
+                        .map(u32::from_le_bytes)
+                        .collect::<Vec<u32>>();
+                    let values = self.floats(len)?;
+                    Vector::Sparse(
+                        SparseVector::new(indices, values)
+                            .map_err(|e| Error::Codec(format!("sparse vector: {e}")))?,
+                    )
+                }
+                KIND_MULTI => {
+                    let dim = self.u32()? as usize;
+                    let len = self.u32()? as usize;
+                    let data = self.floats(len)?;
+                    Vector::Multi(
+                        MultiVector::new(dim, data)
+                            .map_err(|e| Error::Codec(format!("multivector: {e}")))?,
+                    )
+                }
+                k => return Err(Error::Codec(format!("unknown vector kind {k}"))),
+            };
             vectors.push((name, v));
         }
         Ok(vectors)
+    }
+
+    /// `n` little-endian 4-byte words.
+    fn words(&mut self, n: usize) -> Result<impl Iterator<Item = [u8; 4]> + 'a> {
+        let raw = self.take(
+            n.checked_mul(4)
+                .ok_or_else(|| Error::Codec("length overflow".into()))?,
+        )?;
+        Ok(raw.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]))
+    }
+
+    fn floats(&mut self, n: usize) -> Result<Vec<f32>> {
+        Ok(self.words(n)?.map(f32::from_le_bytes).collect())
     }
 
     fn payload(&mut self) -> Result<Option<Payload>> {
@@ -428,12 +498,21 @@ mod tests {
             WriteOp::Upsert(vec![
                 PointWrite {
                     id: PointId::Num(7),
-                    vectors: vec![("".into(), vec![1.0, -2.5, f32::MIN_POSITIVE])],
+                    vectors: vec![("".into(), vec![1.0, -2.5, f32::MIN_POSITIVE].into())],
                     payload: Some(payload.clone()),
                 },
                 PointWrite {
                     id: PointId::Uuid(u128::MAX - 3),
-                    vectors: vec![("a".into(), vec![]), ("b".into(), vec![0.5])],
+                    vectors: vec![
+                        ("a".into(), vec![].into()),
+                        ("b".into(), vec![0.5].into()),
+                        (
+                            "s".into(),
+                            SparseVector::new(vec![9, 2], vec![0.5, -1.0])
+                                .expect("sparse")
+                                .into(),
+                        ),
+                    ],
                     payload: None,
                 },
             ]),
@@ -458,7 +537,17 @@ mod tests {
                 keys: vec!["x".into(), "y.z".into()],
             },
             WriteOp::ClearPayload(ids.clone()),
-            WriteOp::UpdateVectors(vec![(PointId::Num(3), vec![("v".into(), vec![0.25, 4.0])])]),
+            WriteOp::UpdateVectors(vec![(
+                PointId::Num(3),
+                vec![
+                    ("v".into(), vec![0.25, 4.0].into()),
+                    ("s".into(), SparseVector::default().into()),
+                    (
+                        "m".into(),
+                        Vector::Multi(MultiVector::new(2, vec![1.0, 2.0, 3.0, 4.0]).expect("m")),
+                    ),
+                ],
+            )]),
             WriteOp::DeleteVectors {
                 ids,
                 names: vec!["v".into()],
@@ -476,6 +565,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Bytes of an upsert and a vector update as the encoder wrote them before vectors had a
+    /// kind byte (tags 1 and 7): logs from then must still replay.
+    #[test]
+    fn decodes_records_of_the_dense_only_format() {
+        let mut upsert = vec![TAG_UPSERT, 1, 0, 0, 0, ID_NUM];
+        upsert.extend_from_slice(&7u64.to_le_bytes());
+        upsert.extend_from_slice(&[1, 0, 1, 0, b'v', 2, 0, 0, 0]);
+        upsert.extend_from_slice(&1.5f32.to_le_bytes());
+        upsert.extend_from_slice(&(-2.0f32).to_le_bytes());
+        upsert.extend_from_slice(&NONE_LEN.to_le_bytes());
+        assert_eq!(
+            WriteOp::decode(&upsert).expect("old upsert"),
+            WriteOp::Upsert(vec![PointWrite {
+                id: PointId::Num(7),
+                vectors: vec![("v".into(), vec![1.5, -2.0].into())],
+                payload: None,
+            }])
+        );
+        let mut update = vec![TAG_UPDATE_VECTORS, 1, 0, 0, 0, ID_NUM];
+        update.extend_from_slice(&3u64.to_le_bytes());
+        update.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0]);
+        update.extend_from_slice(&0.25f32.to_le_bytes());
+        assert_eq!(
+            WriteOp::decode(&update).expect("old update"),
+            WriteOp::UpdateVectors(vec![(
+                PointId::Num(3),
+                vec![("".into(), vec![0.25].into())]
+            )])
+        );
+    }
+
+    #[test]
+    fn refuses_a_sparse_record_with_repeated_indices() {
+        let mut bytes = vec![TAG_UPDATE_VECTORS_KINDS, 1, 0, 0, 0, ID_NUM];
+        bytes.extend_from_slice(&3u64.to_le_bytes());
+        bytes.extend_from_slice(&[1, 0, 1, 0, b's', KIND_SPARSE, 2, 0, 0, 0]);
+        for x in [4u32, 4] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        for x in [1.0f32, 2.0] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        assert!(WriteOp::decode(&bytes).is_err());
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub struct Record {
     pub version: u64,
     pub payload: Option<Payload>,
     /// Selected vectors by name ("" = the unnamed vector); `None` when none were asked for.
-    pub vectors: Option<Vec<(String, Vec<f32>)>>,
+    pub vectors: Option<crate::op::NamedVectors>,
 }
 
 /// A search hit: a record and its score as Qdrant reports it.

@@ -1,4 +1,5 @@
-//! The in-memory point store of one shard: ids, contiguous vector columns, payloads.
+//! The in-memory point store of one shard: ids, contiguous vector columns, sparse vectors,
+//! payloads.
 //!
 //! Slots are dense indexes into the columns; a deleted slot is recycled by the next insert.
 //! A shard holds one of these as its mutable part, beside immutable segments (`crate::shard`);
@@ -16,6 +17,7 @@ use crate::schema::ShardSchema;
 use crate::score::Scorer;
 use crate::select::{remove_path, PayloadSelector, Record, VectorSelector};
 use crate::topk::TopK;
+use crate::vector::{max_sim, MultiVector, SparseVector, Vector, VectorRef};
 
 /// One vector space stored contiguously: slot `s` owns `data[s*dim .. (s+1)*dim]`.
 struct Column {
@@ -26,8 +28,42 @@ struct Column {
     present: Vec<bool>,
 }
 
+/// One sparse vector space: slot `s` owns `rows[s]` (`None`: the point has no such vector).
+struct SparseColumn {
+    name: String,
+    rows: Vec<Option<SparseVector>>,
+}
+
+/// One multivector space: slot `s` owns `rows[s]` (`None`: the point has no such vector).
+struct MultiColumn {
+    name: String,
+    metric: Metric,
+    rows: Vec<Option<MultiVector>>,
+}
+
 /// A stored point's present vectors by name, payload and version, borrowed.
-pub(crate) type PointParts<'a> = (Vec<(&'a str, &'a [f32])>, Option<&'a Payload>, u64);
+pub(crate) type PointParts<'a> = (Vec<(&'a str, VectorRef<'a>)>, Option<&'a Payload>, u64);
+
+/// For the idf modifier: how many points have a sparse vector, and how many have each of
+/// the asked indices (in the order asked).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseStats {
+    pub points: u64,
+    pub with_index: Vec<u64>,
+}
+
+impl SparseStats {
+    /// Adds another part's counts (same indices asked).
+    pub fn add(&mut self, other: &SparseStats) {
+        self.points += other.points;
+        if self.with_index.len() < other.with_index.len() {
+            self.with_index.resize(other.with_index.len(), 0);
+        }
+        for (a, b) in self.with_index.iter_mut().zip(&other.with_index) {
+            *a += b;
+        }
+    }
+}
 
 pub struct PointStore {
     schema: ShardSchema,
@@ -37,6 +73,8 @@ pub struct PointStore {
     versions: Vec<u64>,
     payloads: Vec<Option<Payload>>,
     columns: Vec<Column>,
+    sparse: Vec<SparseColumn>,
+    multi: Vec<MultiColumn>,
     free: Vec<u32>,
 }
 
@@ -76,7 +114,26 @@ impl PointStore {
                 present: Vec::new(),
             })
             .collect();
+        let sparse = schema
+            .sparse
+            .iter()
+            .map(|v| SparseColumn {
+                name: v.name.clone(),
+                rows: Vec::new(),
+            })
+            .collect();
+        let multi = schema
+            .multi
+            .iter()
+            .map(|v| MultiColumn {
+                name: v.name.clone(),
+                metric: Metric(v.distance),
+                rows: Vec::new(),
+            })
+            .collect();
         PointStore {
+            sparse,
+            multi,
             schema,
             slot_of: BTreeMap::new(),
             ids: Vec::new(),
@@ -107,6 +164,14 @@ impl PointStore {
             self.columns
                 .iter()
                 .any(|c| c.name == name && c.present[slot])
+                || self
+                    .sparse
+                    .iter()
+                    .any(|c| c.name == name && c.rows[slot].is_some())
+                || self
+                    .multi
+                    .iter()
+                    .any(|c| c.name == name && c.rows[slot].is_some())
         };
         filter.matches(&PointView {
             id: self.ids[slot],
@@ -142,8 +207,24 @@ impl PointStore {
         self.schema.check_points(points)?;
         for p in points.iter_mut() {
             for (name, v) in p.vectors.iter_mut() {
-                self.column(name)?.metric.preprocess(v);
+                self.prepare_vector(name, v)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Puts one checked vector in its stored form: dense ones normalized for Cosine, values
+    /// for a multivector space as rows (a dense vector is one row), each row normalized.
+    fn prepare_vector(&self, name: &str, v: &mut Vector) -> Result<()> {
+        if let Some(col) = self.multi.iter().find(|c| c.name == name) {
+            let given = std::mem::replace(v, Vector::Dense(Vec::new()));
+            let mut m = self.schema.conform_multi(name, given)?;
+            m.preprocess(col.metric);
+            *v = Vector::Multi(m);
+            return Ok(());
+        }
+        if let Vector::Dense(v) = v {
+            self.column(name)?.metric.preprocess(v);
         }
         Ok(())
     }
@@ -186,15 +267,15 @@ impl PointStore {
                 for (id, vectors) in points.iter_mut() {
                     require(*id)?;
                     for (name, v) in vectors.iter_mut() {
-                        self.schema.check_vector(name, v)?;
-                        self.column(name)?.metric.preprocess(v);
+                        self.schema.check_any(name, v)?;
+                        self.prepare_vector(name, v)?;
                     }
                 }
                 Ok(())
             }
             WriteOp::DeleteVectors { ids, names } => {
                 for name in names.iter() {
-                    self.schema.spec(name)?;
+                    self.schema.check_name(name)?;
                 }
                 ids.iter().try_for_each(|id| require(*id))
             }
@@ -265,6 +346,12 @@ impl PointStore {
                     for col in self.columns.iter_mut().filter(|c| names.contains(&c.name)) {
                         col.present[slot] = false;
                     }
+                    for col in self.sparse.iter_mut().filter(|c| names.contains(&c.name)) {
+                        col.rows[slot] = None;
+                    }
+                    for col in self.multi.iter_mut().filter(|c| names.contains(&c.name)) {
+                        col.rows[slot] = None;
+                    }
                 }
             }
         }
@@ -285,10 +372,24 @@ impl PointStore {
     fn set_vectors(&mut self, slot: usize, vectors: NamedVectors) {
         for (name, v) in vectors {
             // Names were validated before logging; an unknown one here is skipped, not fatal.
-            if let Some(col) = self.columns.iter_mut().find(|c| c.name == name) {
-                if v.len() == col.dim {
-                    col.data[slot * col.dim..(slot + 1) * col.dim].copy_from_slice(&v);
-                    col.present[slot] = true;
+            match v {
+                Vector::Dense(v) => {
+                    if let Some(col) = self.columns.iter_mut().find(|c| c.name == name) {
+                        if v.len() == col.dim {
+                            col.data[slot * col.dim..(slot + 1) * col.dim].copy_from_slice(&v);
+                            col.present[slot] = true;
+                        }
+                    }
+                }
+                Vector::Sparse(v) => {
+                    if let Some(col) = self.sparse.iter_mut().find(|c| c.name == name) {
+                        col.rows[slot] = Some(v);
+                    }
+                }
+                Vector::Multi(v) => {
+                    if let Some(col) = self.multi.iter_mut().find(|c| c.name == name) {
+                        col.rows[slot] = Some(v);
+                    }
                 }
             }
         }
@@ -309,6 +410,12 @@ impl PointStore {
         for col in &mut self.columns {
             col.present[slot] = false;
         }
+        for col in &mut self.sparse {
+            col.rows[slot] = None;
+        }
+        for col in &mut self.multi {
+            col.rows[slot] = None;
+        }
         self.set_vectors(slot, p.vectors);
     }
 
@@ -328,6 +435,12 @@ impl PointStore {
             col.data.resize(col.data.len() + col.dim, 0.0);
             col.present.push(false);
         }
+        for col in &mut self.sparse {
+            col.rows.push(None);
+        }
+        for col in &mut self.multi {
+            col.rows.push(None);
+        }
         s
     }
 
@@ -336,6 +449,12 @@ impl PointStore {
             let s = s as usize;
             self.live[s] = false;
             self.payloads[s] = None;
+            for col in &mut self.sparse {
+                col.rows[s] = None;
+            }
+            for col in &mut self.multi {
+                col.rows[s] = None;
+            }
             self.free.push(s as u32);
         }
     }
@@ -364,17 +483,7 @@ impl PointStore {
     /// another part (or into a segment) needs. Vectors in schema order.
     pub fn point(&self, id: PointId) -> Option<(PointWrite, u64)> {
         let slot = *self.slot_of.get(&id)? as usize;
-        let vectors = self
-            .columns
-            .iter()
-            .filter(|c| c.present[slot])
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    c.data[slot * c.dim..(slot + 1) * c.dim].to_vec(),
-                )
-            })
-            .collect();
+        let vectors = self.selected_vectors(slot, |_| true);
         let point = PointWrite {
             id,
             vectors,
@@ -387,13 +496,46 @@ impl PointStore {
     /// borrowed: for the segment builder, which copies them once.
     pub(crate) fn parts_of(&self, slot: u32) -> PointParts<'_> {
         let slot = slot as usize;
-        let vectors = self
+        let dense = self.columns.iter().filter(|c| c.present[slot]).map(|c| {
+            (
+                c.name.as_str(),
+                VectorRef::Dense(&c.data[slot * c.dim..(slot + 1) * c.dim]),
+            )
+        });
+        let sparse = self.sparse.iter().filter_map(|c| {
+            let v = c.rows[slot].as_ref()?;
+            Some((c.name.as_str(), VectorRef::Sparse(v.indices(), v.values())))
+        });
+        let multi = self.multi.iter().filter_map(|c| {
+            let v = c.rows[slot].as_ref()?;
+            Some((c.name.as_str(), VectorRef::Multi(v.dim(), v.data())))
+        });
+        let vectors = dense.chain(sparse).chain(multi).collect();
+        (vectors, self.payloads[slot].as_ref(), self.versions[slot])
+    }
+
+    /// Owned copies of the present vectors of `slot` whose name passes `keep`, dense ones
+    /// first (schema order), then sparse ones.
+    fn selected_vectors(&self, slot: usize, keep: impl Fn(&str) -> bool) -> NamedVectors {
+        let dense = self
             .columns
             .iter()
-            .filter(|c| c.present[slot])
-            .map(|c| (c.name.as_str(), &c.data[slot * c.dim..(slot + 1) * c.dim]))
-            .collect();
-        (vectors, self.payloads[slot].as_ref(), self.versions[slot])
+            .filter(|c| c.present[slot] && keep(&c.name))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    Vector::Dense(c.data[slot * c.dim..(slot + 1) * c.dim].to_vec()),
+                )
+            });
+        let sparse = self.sparse.iter().filter_map(|c| {
+            let v = c.rows[slot].as_ref().filter(|_| keep(&c.name))?;
+            Some((c.name.clone(), Vector::Sparse(v.clone())))
+        });
+        let multi = self.multi.iter().filter_map(|c| {
+            let v = c.rows[slot].as_ref().filter(|_| keep(&c.name))?;
+            Some((c.name.clone(), Vector::Multi(v.clone())))
+        });
+        dense.chain(sparse).chain(multi).collect()
     }
 
     pub fn get(
@@ -415,30 +557,10 @@ impl PointStore {
     ) -> Record {
         let vectors = match vectors {
             VectorSelector::None => None,
-            VectorSelector::All => Some(
-                self.columns
-                    .iter()
-                    .filter(|c| c.present[slot])
-                    .map(|c| {
-                        (
-                            c.name.clone(),
-                            c.data[slot * c.dim..(slot + 1) * c.dim].to_vec(),
-                        )
-                    })
-                    .collect(),
-            ),
-            VectorSelector::Names(names) => Some(
-                self.columns
-                    .iter()
-                    .filter(|c| c.present[slot] && names.contains(&c.name))
-                    .map(|c| {
-                        (
-                            c.name.clone(),
-                            c.data[slot * c.dim..(slot + 1) * c.dim].to_vec(),
-                        )
-                    })
-                    .collect(),
-            ),
+            VectorSelector::All => Some(self.selected_vectors(slot, |_| true)),
+            VectorSelector::Names(names) => {
+                Some(self.selected_vectors(slot, |n| names.iter().any(|x| x == n)))
+            }
         };
         Record {
             id: self.ids[slot],
@@ -530,6 +652,107 @@ impl PointStore {
             top.push(score, id, tag(slot as u32));
         }
         Ok(())
+    }
+
+    /// Sparse search by scanning: pushes `(dot product, id, tag(slot))` for every live point
+    /// not `hidden` whose sparse vector `name` shares an index with `query`.
+    pub(crate) fn search_sparse_into<T>(
+        &self,
+        name: &str,
+        query: &SparseVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        hidden: impl Fn(PointId) -> bool,
+        mut tag: impl FnMut(u32) -> T,
+    ) -> Result<()> {
+        self.schema.sparse(name)?;
+        let Some(col) = self.sparse.iter().find(|c| c.name == name) else {
+            return Ok(());
+        };
+        for (slot, row) in col.rows.iter().enumerate() {
+            let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
+                continue;
+            };
+            let Some(score) = query.dot(v.indices(), v.values()) else {
+                continue;
+            };
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let id = self.ids[slot];
+            if !top.accepts(score, id) || hidden(id) || !self.passes(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot as u32));
+        }
+        Ok(())
+    }
+
+    /// Exact max_sim scan of the multivector space `name` (`query` already preprocessed):
+    /// pushes `(score, id, tag(slot))` for every live point not `hidden` that has one.
+    pub(crate) fn search_multi_into<T>(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        hidden: impl Fn(PointId) -> bool,
+        mut tag: impl FnMut(u32) -> T,
+    ) -> Result<()> {
+        let Some(col) = self.multi.iter().find(|c| c.name == name) else {
+            return Err(Error::WrongInput(format!(
+                "Not existing vector name error: {name}"
+            )));
+        };
+        for (slot, row) in col.rows.iter().enumerate() {
+            let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
+                continue;
+            };
+            if v.dim() != query.dim() {
+                continue;
+            }
+            let score = max_sim(col.metric, query, v.data());
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let id = self.ids[slot];
+            if !top.accepts(score, id) || hidden(id) || !self.passes(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot as u32));
+        }
+        Ok(())
+    }
+
+    /// Counts for the idf modifier over the live points not `hidden`.
+    pub(crate) fn sparse_stats(
+        &self,
+        name: &str,
+        indices: &[u32],
+        hidden: impl Fn(PointId) -> bool,
+    ) -> SparseStats {
+        let mut stats = SparseStats {
+            points: 0,
+            with_index: vec![0; indices.len()],
+        };
+        let Some(col) = self.sparse.iter().find(|c| c.name == name) else {
+            return stats;
+        };
+        for (slot, row) in col.rows.iter().enumerate() {
+            let Some(v) = row.as_ref().filter(|_| self.live[slot]) else {
+                continue;
+            };
+            if hidden(self.ids[slot]) {
+                continue;
+            }
+            stats.points += 1;
+            for (k, i) in indices.iter().enumerate() {
+                if v.indices().binary_search(i).is_ok() {
+                    stats.with_index[k] += 1;
+                }
+            }
+        }
+        stats
     }
 
     /// The metric of a vector space, for turning internal scores into user scores.

@@ -19,6 +19,7 @@ mod error;
 mod json_depth;
 mod parse;
 mod reader;
+pub mod replay;
 mod response;
 mod shutdown;
 mod tls;

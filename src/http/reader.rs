@@ -239,10 +239,14 @@ impl RequestReader {
         self.head.is_some() || self.filled > self.start
     }
 
-    /// Bytes held by the buffers, for tests of the shrinking policy.
-    #[cfg(test)]
+    /// Bytes held by the buffers (for checks of the shrinking policy).
     pub fn capacity_bytes(&self) -> usize {
         self.buf.capacity() + self.body.capacity()
+    }
+
+    /// Length of the read buffer (for checks of its bound).
+    pub fn buffer_len(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -256,84 +260,9 @@ fn need(phase: Phase, send_continue: bool) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{test_limits, Method};
+    use crate::http::test_limits;
 
-    /// One answered request, owned, for comparisons.
-    #[derive(Debug, Clone, PartialEq)]
-    struct Seen {
-        method: Method,
-        path: String,
-        query: String,
-        headers: Vec<(String, Vec<u8>)>,
-        body: Vec<u8>,
-        keep_alive: bool,
-    }
-
-    /// How feeding stopped.
-    #[derive(Debug, Clone, PartialEq)]
-    enum End {
-        /// Input ran out while waiting in this phase.
-        Waiting(Phase),
-        /// A request without keep-alive was answered; the rest is ignored.
-        Closed,
-        /// A framing error: its status and message.
-        Failed(u16, String),
-    }
-
-    /// The connection loop without a socket: feeds `pieces` as successive reads.
-    fn drive(pieces: &[&[u8]], limits: &HttpLimits) -> (Vec<Seen>, End) {
-        let mut r = RequestReader::new();
-        let mut seen = Vec::new();
-        let mut phase = Phase::Idle;
-        for piece in pieces {
-            let mut rest = *piece;
-            loop {
-                loop {
-                    match r.step(limits) {
-                        Ok(Step::Ready) => {
-                            let keep_alive = r.head().unwrap().keep_alive;
-                            let mut slots = empty_header_slots();
-                            let req = r.request(&mut slots).unwrap();
-                            seen.push(Seen {
-                                method: req.method,
-                                path: req.path.to_owned(),
-                                query: req.query.to_owned(),
-                                headers: req
-                                    .headers
-                                    .iter()
-                                    .map(|(n, v)| (n.to_string(), v.to_vec()))
-                                    .collect(),
-                                body: req.body.to_vec(),
-                                keep_alive,
-                            });
-                            r.finish();
-                            assert!(r.capacity_bytes() <= 2 * BUF_IDLE_BYTES);
-                            if !keep_alive {
-                                return (seen, End::Closed);
-                            }
-                        }
-                        Ok(Step::NeedMore { phase: p, .. }) => {
-                            phase = p;
-                            break;
-                        }
-                        Err(e) => return (seen, End::Failed(e.status(), e.to_string())),
-                    }
-                }
-                if rest.is_empty() {
-                    break;
-                }
-                let spare = r.spare(limits);
-                assert!(!spare.is_empty(), "reader ran out of room");
-                let n = spare.len().min(rest.len());
-                spare[..n].copy_from_slice(&rest[..n]);
-                r.commit(n);
-                rest = &rest[n..];
-                let cap = limits.head_max_bytes + limits.body_max_bytes;
-                assert!(r.buf.len() <= cap.max(BUF_IDLE_BYTES));
-            }
-        }
-        (seen, End::Waiting(phase))
-    }
+    use crate::http::replay::{replay as drive, ReplayEnd as End, Replayed as Seen};
 
     fn drive_whole(raw: &[u8]) -> (Vec<Seen>, End) {
         drive(&[raw], &test_limits())

@@ -10,7 +10,7 @@ use vexfs_shard::quant::{QuantConfig, QuantConfigError, QuantSetting};
 use vexfs_shard::shard::{
     name_uuid, OptimizationReport, OptimizationStatus, OPTIMIZATIONS_COMPLETED_MAX,
 };
-use vexfs_shard::{Distance, ShardSchema, VectorSpec};
+use vexfs_shard::{Distance, Modifier, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 
 use super::error::Error;
 use super::json::parse_body;
@@ -51,8 +51,36 @@ struct VectorParamsIn {
     quantization_config: Option<Value>,
     on_disk: Option<bool>,
     datatype: Option<String>,
-    multivector_config: Option<Value>,
+    multivector_config: Option<MultiVectorConfigIn>,
     memory: Option<Value>,
+}
+
+/// Qdrant's `MultiVectorConfig`: the only comparator is `max_sim`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MultiVectorConfigIn {
+    comparator: MultiComparatorIn,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum MultiComparatorIn {
+    MaxSim,
+}
+
+/// One checked vector space: dense, or a multivector space (rows compared by max_sim).
+enum Space {
+    Dense(VectorSpec),
+    Multi(MultiSpec),
+}
+
+impl Space {
+    fn add_to(self, schema: &mut ShardSchema) {
+        match self {
+            Space::Dense(s) => schema.vectors.push(s),
+            Space::Multi(s) => schema.multi.push(s),
+        }
+    }
 }
 
 fn refuse_if_set<T>(v: &Option<T>, what: &str) -> Result<(), Error> {
@@ -78,7 +106,7 @@ fn check_quantization(
 }
 
 /// Checks one vector space and returns its spec plus what is reported back for it.
-fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
+fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
     let p: VectorParamsIn = serde_json::from_value(raw).map_err(Error::format)?;
     let field = if name.is_empty() {
         "vectors".to_owned()
@@ -97,7 +125,9 @@ fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
         &format!("{field}.quantization_config"),
         false,
     )?;
-    refuse_if_set(&p.multivector_config, "multivector_config")?;
+    if quantization.is_some() && p.multivector_config.is_some() {
+        return Err(Error::unsupported("quantization_config of a multivector"));
+    }
     refuse_if_set(&p.memory, "memory placement")?;
     if let Some(dt) = &p.datatype {
         if dt != "float32" {
@@ -114,12 +144,116 @@ fn vector_params(name: &str, raw: Value) -> Result<(VectorSpec, Value), Error> {
     if let (Some(_), Some(q)) = (quantization, p.quantization_config) {
         shown["quantization_config"] = q;
     }
-    let spec = VectorSpec {
-        name: name.to_owned(),
-        dim: p.size as usize,
-        distance: p.distance,
+    let spec = match p.multivector_config {
+        // Multivector columns are scanned; HNSW settings are stored and reported only.
+        Some(MultiVectorConfigIn {
+            comparator: MultiComparatorIn::MaxSim,
+        }) => {
+            shown["multivector_config"] = json!({"comparator": "max_sim"});
+            Space::Multi(MultiSpec {
+                name: name.to_owned(),
+                dim: p.size as usize,
+                distance: p.distance,
+            })
+        }
+        None => Space::Dense(VectorSpec {
+            name: name.to_owned(),
+            dim: p.size as usize,
+            distance: p.distance,
+        }),
     };
     Ok((spec, shown))
+}
+
+/// A sparse space's `index` settings (Qdrant's `SparseIndexParams`), stored and reported:
+/// every segment has its inverted index, so the threshold and placement change nothing.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SparseIndexIn {
+    full_scan_threshold: Option<u64>,
+    on_disk: Option<bool>,
+    datatype: Option<String>,
+}
+
+/// Qdrant's `Modifier`.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ModifierIn {
+    None,
+    Idf,
+}
+
+/// Qdrant's `SparseVectorParams`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SparseParamsIn {
+    index: Option<SparseIndexIn>,
+    modifier: Option<ModifierIn>,
+}
+
+/// Checks one sparse space and returns its modifier (if given) and what is reported back.
+fn sparse_params(name: &str, raw: Value) -> Result<(Option<Modifier>, Value), Error> {
+    let p: SparseParamsIn = serde_json::from_value(raw)
+        .map_err(|e| Error::format(format!("sparse_vectors.{name}: {e}")))?;
+    let mut shown = Map::new();
+    if let Some(index) = p.index {
+        if let Some(dt) = index.datatype.as_deref().filter(|d| *d != "float32") {
+            return Err(Error::unsupported(&format!("sparse vector datatype {dt}")));
+        }
+        let mut i = Map::new();
+        if let Some(t) = index.full_scan_threshold {
+            i.insert("full_scan_threshold".into(), json!(t));
+        }
+        if let Some(d) = index.on_disk {
+            i.insert("on_disk".into(), json!(d));
+        }
+        if let Some(d) = index.datatype {
+            i.insert("datatype".into(), json!(d));
+        }
+        shown.insert("index".into(), Value::Object(i));
+    }
+    let modifier = p.modifier.map(|m| match m {
+        ModifierIn::None => Modifier::None,
+        ModifierIn::Idf => Modifier::Idf,
+    });
+    if let Some(m) = p.modifier {
+        let m = match m {
+            ModifierIn::None => "none",
+            ModifierIn::Idf => "idf",
+        };
+        shown.insert("modifier".into(), json!(m));
+    }
+    Ok((modifier, Value::Object(shown)))
+}
+
+/// The sparse spaces of a new collection, sorted by name (every core builds the same column
+/// order), and what is reported back for them.
+fn sparse_spaces(
+    given: Option<Map<String, Value>>,
+    dense: &ShardSchema,
+) -> Result<(Vec<SparseSpec>, Map<String, Value>), Error> {
+    let given: BTreeMap<String, Value> = given.unwrap_or_default().into_iter().collect();
+    let mut specs = Vec::with_capacity(given.len());
+    let mut shown = Map::new();
+    for (name, raw) in given {
+        if name.is_empty() {
+            return Err(Error::Validation(
+                "sparse_vectors: vector name must not be empty".into(),
+            ));
+        }
+        if dense.column(&name).is_some() || dense.multi_spec(&name).is_some() {
+            return Err(Error::wrong_input(format!(
+                "Vector name {name} is used for both dense and sparse vectors"
+            )));
+        }
+        let (modifier, s) = sparse_params(&name, raw)?;
+        specs.push(SparseSpec {
+            name: name.clone(),
+            modifier: modifier.unwrap_or_default(),
+        });
+        shown.insert(name, s);
+    }
+    Ok((specs, shown))
 }
 
 fn merged(defaults: Value, given: Option<Map<String, Value>>) -> Value {
@@ -145,9 +279,6 @@ pub async fn create(
     refuse_if_set(&req.strict_mode_config, "strict_mode_config")?;
     refuse_if_set(&req.init_from, "init_from")?;
     refuse_if_set(&req.payload, "payload storage configuration")?;
-    if req.sparse_vectors.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(Error::unsupported("sparse_vectors"));
-    }
     if let Some(m) = &req.sharding_method {
         if m != "auto" {
             return Err(Error::unsupported(&format!("sharding_method {m}")));
@@ -170,20 +301,16 @@ pub async fn create(
             )));
         }
     }
-    let (schema, vectors_shown, unnamed) = match req.vectors {
+    let (mut schema, vectors_shown, unnamed) = match req.vectors {
         None => (ShardSchema::default(), json!({}), false),
         Some(v @ Value::Object(_)) if v.get("size").is_some() || v.get("distance").is_some() => {
-            let (spec, shown) = vector_params("", v)?;
-            (
-                ShardSchema {
-                    vectors: vec![spec],
-                },
-                shown,
-                true,
-            )
+            let (space, shown) = vector_params("", v)?;
+            let mut schema = ShardSchema::default();
+            space.add_to(&mut schema);
+            (schema, shown, true)
         }
         Some(Value::Object(named)) => {
-            let mut specs = Vec::new();
+            let mut schema = ShardSchema::default();
             let mut shown = Map::new();
             // Sorted so every core builds the same column order.
             let named: BTreeMap<String, Value> = named.into_iter().collect();
@@ -193,19 +320,22 @@ pub async fn create(
                         "vectors: vector name must not be empty".into(),
                     ));
                 }
-                let (spec, s) = vector_params(&n, raw)?;
-                specs.push(spec);
+                let (space, s) = vector_params(&n, raw)?;
+                space.add_to(&mut schema);
                 shown.insert(n, s);
             }
-            (ShardSchema { vectors: specs }, Value::Object(shown), false)
+            (schema, Value::Object(shown), false)
         }
         Some(_) => return Err(Error::format("vectors: expected an object")),
     };
+    let (sparse, sparse_shown) = sparse_spaces(req.sparse_vectors, &schema)?;
+    schema.sparse = sparse;
     if let Some(o) = &req.optimizers_config {
         validate_optimizers(o)?;
     }
     let extra = json!({
         "vectors": vectors_shown,
+        "sparse_vectors": sparse_shown,
         "replication_factor": req.replication_factor.unwrap_or(1),
         "write_consistency_factor": req.write_consistency_factor.unwrap_or(1),
         "on_disk_payload": req.on_disk_payload.unwrap_or(true),
@@ -252,6 +382,12 @@ pub async fn get(core: &Rc<Core>, name: &str, out: &mut Vec<u8>) -> Result<(), E
     });
     if !x["metadata"].is_null() {
         config["metadata"] = x["metadata"].clone();
+    }
+    if x["sparse_vectors"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty())
+    {
+        config["params"]["sparse_vectors"] = x["sparse_vectors"].clone();
     }
     // Red when an optimizer stopped on an error (it stays stopped until restart); yellow
     // while one runs or segments wait for their graphs (Qdrant: optimizations pending).
@@ -343,8 +479,10 @@ pub async fn update(
     // `"Disabled"` turns quantization off; a config replaces the one stored.
     let quantization = check_quantization(&req.quantization_config, "quantization_config", true)?;
     refuse_if_set(&req.strict_mode_config, "strict_mode_config")?;
-    if req.sparse_vectors.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(Error::unsupported("sparse_vectors"));
+    let mut sparse_diffs = Vec::new();
+    for (sname, raw) in req.sparse_vectors.unwrap_or_default() {
+        let (modifier, shown) = sparse_params(&sname, raw)?;
+        sparse_diffs.push((sname, modifier, shown));
     }
     if let Some(o) = &req.optimizers_config {
         validate_optimizers(o)?;
@@ -380,7 +518,8 @@ pub async fn update(
     catalog::update_config(core, name.to_owned(), move |config| {
         let x = &mut config.extra;
         for (vname, hnsw, on_disk, quant) in vector_diffs {
-            let known = config.schema.column(&vname).is_some();
+            let known = config.schema.column(&vname).is_some()
+                || config.schema.multi_spec(&vname).is_some();
             if !known {
                 return Err(RuntimeError::WrongInput(format!(
                     "Wrong input: Not existing vector name error: {vname}"
@@ -415,6 +554,22 @@ pub async fn update(
             }
             Some(QuantSetting::Disabled) => x["quantization_config"] = Value::Null,
             None => {}
+        }
+        for (sname, modifier, shown) in sparse_diffs {
+            let Some(spec) = config.schema.sparse.iter_mut().find(|s| s.name == sname) else {
+                return Err(RuntimeError::WrongInput(format!(
+                    "Wrong input: Not existing vector name error: {sname}"
+                )));
+            };
+            if let Some(m) = modifier {
+                spec.modifier = m;
+            }
+            if let Value::Object(diff) = shown {
+                if !x["sparse_vectors"].is_object() {
+                    x["sparse_vectors"] = json!({});
+                }
+                merge_into(&mut x["sparse_vectors"], &sname, diff);
+            }
         }
         if let Some(h) = req.hnsw_config {
             merge_into(x, "hnsw_config", h);

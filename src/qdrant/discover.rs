@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::score::{Objective, Pair};
-use vexfs_shard::{PointId, ScoredRecord};
+use vexfs_shard::{PointId, ScoredRecord, Vector};
 
 use super::error::Error;
 use super::lookup::Lookup;
@@ -131,7 +131,7 @@ async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<Score
     let (query, exclude) = resolve(core, name, &using, req.target, pairs, lookup.as_ref()).await?;
     let plan = Plan {
         vector_name: using,
-        vector: Vec::new(),
+        vector: Vector::Dense(Vec::new()),
         exclude,
         limit: check_limit(req.limit)?,
         offset: check_offset(req.offset)?,

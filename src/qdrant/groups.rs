@@ -15,7 +15,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use vexfs_shard::filter::{Condition, Filter, JsonPath};
-use vexfs_shard::{PayloadSelector, PointId, ScoredRecord, VectorSelector};
+use vexfs_shard::{PayloadSelector, PointId, ScoredRecord, Vector, VectorSelector};
 
 use super::error::Error;
 use super::json::parse_body;
@@ -199,7 +199,7 @@ async fn grouped(
             Ranker::Search(query) => {
                 let plan = Plan {
                     vector_name: src.vector_name.clone(),
-                    vector: Vec::new(),
+                    vector: Vector::Dense(Vec::new()),
                     exclude: src.exclude.clone(),
                     limit: fetch,
                     offset: 0,

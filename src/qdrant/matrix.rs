@@ -87,7 +87,7 @@ async fn compute(core: &Rc<Core>, name: &str, req: MatrixBody) -> Result<Matrix,
     let found = ops::retrieve(core, name, ids, shape).await?;
     let points: Vec<(PointId, Vec<f32>)> = found
         .into_iter()
-        .filter_map(|r| Some((r.id, r.vectors?.pop()?.1)))
+        .filter_map(|r| Some((r.id, r.vectors?.pop()?.1.into_dense()?)))
         .collect();
     let mut rows = Vec::with_capacity(points.len());
     for (i, (_, a)) in points.iter().enumerate() {

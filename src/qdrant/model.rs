@@ -6,21 +6,25 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
-use vexfs_shard::{PayloadSelector, Record, ScoredRecord, VectorSelector};
+use vexfs_shard::{
+    MultiVector, PayloadSelector, Record, ScoredRecord, SparseVector, Vector, VectorSelector,
+};
 
-/// The `vector` of a point or a query: one unnamed dense vector, or dense vectors by name.
-/// Sparse, multi and inference inputs parse (so the error can name them) but are refused.
+/// The `vector` of a point: one unnamed dense vector (or multivector, as the named form with
+/// the name ""), or vectors by name (dense arrays, rows of a multivector, or sparse
+/// `{"indices", "values"}` objects). Inference inputs parse (so the error can name them) but
+/// are refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorInput {
     Dense(Vec<f32>),
-    Named(Vec<(String, Vec<f32>)>),
+    Named(Vec<(String, Vector)>),
 }
 
 impl VectorInput {
     /// The vectors by name, "" standing for the unnamed one.
-    pub fn into_named(self) -> Vec<(String, Vec<f32>)> {
+    pub fn into_named(self) -> Vec<(String, Vector)> {
         match self {
-            VectorInput::Dense(v) => vec![(String::new(), v)],
+            VectorInput::Dense(v) => vec![(String::new(), Vector::Dense(v))],
             VectorInput::Named(v) => v,
         }
     }
@@ -36,20 +40,33 @@ impl JsonSchema for VectorInput {
         let dense =
             serde_json::json!({"type": "array", "items": {"type": "number", "format": "float"}});
         schemars::json_schema!({
-            "description": "One dense vector (of the unnamed vector space), or dense vectors by \
-                            vector name.",
+            "description": "One dense vector (of the unnamed vector space), or vectors by \
+                            vector name: dense arrays or sparse {indices, values} objects.",
             "anyOf": [
                 dense,
-                {"type": "object", "additionalProperties": dense}
+                {"type": "array", "items": dense},
+                {"type": "object", "additionalProperties": {"anyOf": [dense, {"type": "array", "items": dense}, sparse_schema()]}}
             ]
         })
     }
 }
 
+/// JSON schema of a sparse vector object.
+pub fn sparse_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "required": ["indices", "values"],
+        "properties": {
+            "indices": {"type": "array", "items": {"type": "integer", "format": "uint32", "minimum": 0}},
+            "values": {"type": "array", "items": {"type": "number", "format": "float"}}
+        }
+    })
+}
+
 /// An element of a JSON array of a vector: a number, or a row (multivector).
 enum Elem {
     Num(f32),
-    Row,
+    Row(Vec<f32>),
 }
 
 impl<'de> Deserialize<'de> for Elem {
@@ -58,7 +75,7 @@ impl<'de> Deserialize<'de> for Elem {
         impl<'de> Visitor<'de> for V {
             type Value = Elem;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number")
+                f.write_str("a number or a row of numbers")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Elem, E> {
                 Ok(Elem::Num(v as f32))
@@ -70,46 +87,72 @@ impl<'de> Deserialize<'de> for Elem {
                 Ok(Elem::Num(v as f32))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Elem, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(Elem::Row)
+                let mut row = Vec::with_capacity(
+                    seq.size_hint()
+                        .unwrap_or(0)
+                        .min(crate::limits::VECTOR_DIM_MAX),
+                );
+                while let Some(x) = seq.next_element::<f32>()? {
+                    row.push(x);
+                }
+                Ok(Elem::Row(row))
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// A dense vector: a JSON array of numbers.
-struct Dense(Vec<f32>);
+/// A vector given as a JSON array: numbers (dense) or rows of numbers (multivector).
+struct ArrayVector(Vector);
 
-impl<'de> Deserialize<'de> for Dense {
+impl<'de> Deserialize<'de> for ArrayVector {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Dense;
+            type Value = ArrayVector;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a vector (array of numbers)")
+                f.write_str("a vector (array of numbers, or of rows of numbers)")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dense, A::Error> {
-                let mut v = Vec::with_capacity(
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ArrayVector, A::Error> {
+                let mut flat = Vec::with_capacity(
                     seq.size_hint()
                         .unwrap_or(0)
                         .min(crate::limits::VECTOR_DIM_MAX),
                 );
+                let mut dim: Option<usize> = None;
+                let mut rows = 0usize;
                 while let Some(e) = seq.next_element::<Elem>()? {
-                    match e {
-                        Elem::Num(x) => v.push(x),
-                        Elem::Row => {
+                    match (e, dim) {
+                        (Elem::Num(x), None) if rows == 0 => flat.push(x),
+                        (Elem::Row(r), d) if flat.is_empty() || d.is_some() => {
+                            if d.is_some_and(|d| d != r.len()) {
+                                return Err(de::Error::custom(
+                                    "every row of a multivector must have the same dimension",
+                                ));
+                            }
+                            dim = Some(r.len());
+                            rows += 1;
+                            flat.extend(r);
+                        }
+                        _ => {
                             return Err(de::Error::custom(
-                                "multivectors are not supported by this server yet",
+                                "a vector mixes numbers and rows of numbers",
                             ))
                         }
                     }
                 }
-                Ok(Dense(v))
+                match dim {
+                    None => Ok(ArrayVector(Vector::Dense(flat))),
+                    Some(dim) => MultiVector::new(dim, flat)
+                        .map(|m| ArrayVector(Vector::Multi(m)))
+                        .map_err(|e| {
+                            de::Error::custom(e.to_string().trim_start_matches("Wrong input: "))
+                        }),
+                }
             }
-            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Dense, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<ArrayVector, A::Error> {
                 Err(de::Error::custom(
-                    "sparse vectors and inference objects are not supported by this server yet",
+                    "expected a dense vector (array of numbers), got an object",
                 ))
             }
         }
@@ -126,8 +169,12 @@ impl<'de> Deserialize<'de> for VectorInput {
                 f.write_str("a vector (array of numbers) or an object of named vectors")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VectorInput, A::Error> {
-                Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(|d| VectorInput::Dense(d.0))
+                ArrayVector::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(
+                    |v| match v.0 {
+                        Vector::Dense(d) => VectorInput::Dense(d),
+                        other => VectorInput::Named(vec![(String::new(), other)]),
+                    },
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VectorInput, A::Error> {
                 // Decided by value type, not by name: `{"image": [..]}` is a named dense
@@ -135,10 +182,10 @@ impl<'de> Deserialize<'de> for VectorInput {
                 let mut named = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
                     match map.next_value::<NamedValue>()? {
-                        NamedValue::Dense(v) => named.push((name, v)),
+                        NamedValue::Vector(v) => named.push((name, v)),
                         NamedValue::Other => {
                             return Err(de::Error::custom(format!(
-                                "`{name}`: sparse vectors and inference objects are not supported by this server yet"
+                                "`{name}`: inference objects are not supported by this server yet"
                             )))
                         }
                     }
@@ -150,11 +197,21 @@ impl<'de> Deserialize<'de> for VectorInput {
     }
 }
 
-/// The value of one entry of a named-vector object.
-enum NamedValue {
-    Dense(Vec<f32>),
-    /// A sparse vector object, a string or number of an inference object, …
+/// The value of one entry of a named-vector object (or of a batch's list of a name).
+pub enum NamedValue {
+    Vector(Vector),
+    /// A string or number of an inference object, …
     Other,
+}
+
+/// Checks and sorts a sparse vector as sent.
+fn sparse<E: de::Error>(indices: Option<Vec<u32>>, values: Option<Vec<f32>>) -> Result<Vector, E> {
+    let (Some(indices), Some(values)) = (indices, values) else {
+        return Err(E::custom("a sparse vector needs `indices` and `values`"));
+    };
+    SparseVector::new(indices, values)
+        .map(Vector::Sparse)
+        .map_err(|e| E::custom(e.to_string().trim_start_matches("Wrong input: ").to_owned()))
 }
 
 impl<'de> Deserialize<'de> for NamedValue {
@@ -163,18 +220,29 @@ impl<'de> Deserialize<'de> for NamedValue {
         impl<'de> Visitor<'de> for V {
             type Value = NamedValue;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a vector (array of numbers)")
+                f.write_str("a vector (array of numbers) or a sparse vector")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NamedValue, A::Error> {
-                Dense::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(|d| NamedValue::Dense(d.0))
+                ArrayVector::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|v| NamedValue::Vector(v.0))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedValue, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(NamedValue::Other)
+                let (mut indices, mut values) = (None, None);
+                let mut other = false;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "indices" => indices = Some(map.next_value::<Vec<u32>>()?),
+                        "values" => values = Some(map.next_value::<Vec<f32>>()?),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            other = true;
+                        }
+                    }
+                }
+                if other {
+                    return Ok(NamedValue::Other);
+                }
+                sparse(indices, values).map(NamedValue::Vector)
             }
             fn visit_str<E: de::Error>(self, _: &str) -> Result<NamedValue, E> {
                 Ok(NamedValue::Other)
@@ -196,6 +264,32 @@ impl<'de> Deserialize<'de> for NamedValue {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// One vector of a batch's list for a name: dense or sparse.
+pub struct BatchVector(pub Vector);
+
+impl<'de> Deserialize<'de> for BatchVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match NamedValue::deserialize(d)? {
+            NamedValue::Vector(v) => Ok(BatchVector(v)),
+            NamedValue::Other => Err(de::Error::custom(
+                "inference objects are not supported by this server yet",
+            )),
+        }
+    }
+}
+
+impl JsonSchema for BatchVector {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BatchVector".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let dense =
+            serde_json::json!({"type": "array", "items": {"type": "number", "format": "float"}});
+        schemars::json_schema!({"anyOf": [dense, {"type": "array", "items": dense}, sparse_schema()]})
     }
 }
 
@@ -269,7 +363,7 @@ impl WithVector {
 
 /// Vectors of a record as JSON: a bare array for an unnamed-vector collection, else a map.
 struct VectorsOut<'a> {
-    vectors: &'a [(String, Vec<f32>)],
+    vectors: &'a [(String, Vector)],
     unnamed: bool,
 }
 
@@ -277,14 +371,32 @@ impl Serialize for VectorsOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if self.unnamed {
             if let Some((_, v)) = self.vectors.iter().find(|(n, _)| n.is_empty()) {
-                return v.serialize(s);
+                return VectorOut(v).serialize(s);
             }
         }
         let mut m = s.serialize_map(Some(self.vectors.len()))?;
         for (name, v) in self.vectors {
-            m.serialize_entry(name, v)?;
+            m.serialize_entry(name, &VectorOut(v))?;
         }
         m.end()
+    }
+}
+
+/// One vector as JSON: an array, or `{"indices", "values"}` for a sparse one.
+pub struct VectorOut<'a>(pub &'a Vector);
+
+impl Serialize for VectorOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Vector::Dense(v) => v.serialize(s),
+            Vector::Multi(m) => s.collect_seq(m.rows()),
+            Vector::Sparse(v) => {
+                let mut st = s.serialize_struct("SparseVector", 2)?;
+                st.serialize_field("indices", v.indices())?;
+                st.serialize_field("values", v.values())?;
+                st.end()
+            }
+        }
     }
 }
 
@@ -382,19 +494,44 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"a": [1], "b": []}"#).expect("named"),
-            VectorInput::Named(vec![("a".into(), vec![1.0]), ("b".into(), vec![])])
+            VectorInput::Named(vec![
+                ("a".into(), vec![1.0].into()),
+                ("b".into(), vec![].into())
+            ])
         );
-        let e = parse("[[1,2],[3,4]]").expect_err("multi");
-        assert!(e.to_string().contains("multivectors"), "{e}");
-        let e = parse(r#"{"a": {"indices": [1], "values": [0.5]}}"#).expect_err("sparse");
-        assert!(e.to_string().contains("sparse"), "{e}");
+        assert_eq!(
+            parse("[[1,2],[3,4]]").expect("multi"),
+            VectorInput::Named(vec![(
+                String::new(),
+                Vector::Multi(MultiVector::new(2, vec![1.0, 2.0, 3.0, 4.0]).expect("rows"))
+            )])
+        );
+        for bad in ["[[1,2],[3]]", "[[1,2],3]", "[1,[2]]", "[[]]"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        // Sparse vectors are sorted by index on the way in.
+        assert_eq!(
+            parse(r#"{"a": {"indices": [5, 1], "values": [0.5, -1]}}"#).expect("sparse"),
+            VectorInput::Named(vec![(
+                "a".into(),
+                SparseVector::new(vec![1, 5], vec![-1.0, 0.5])
+                    .expect("valid")
+                    .into()
+            )])
+        );
+        let e = parse(r#"{"a": {"indices": [1, 1], "values": [0.5, 1]}}"#).expect_err("dup");
+        assert!(e.to_string().contains("unique"), "{e}");
+        let e = parse(r#"{"a": {"indices": [1], "values": []}}"#).expect_err("lengths");
+        assert!(e.to_string().contains("same length"), "{e}");
+        let e = parse(r#"{"a": {"indices": [1]}}"#).expect_err("no values");
+        assert!(e.to_string().contains("values"), "{e}");
         let e = parse(r#"{"text": "hello", "model": "m"}"#).expect_err("inference");
         assert!(e.to_string().contains("inference"), "{e}");
         assert_eq!(
             parse(r#"{"image": [1], "text": [2, 3]}"#).expect("names from Qdrant's docs"),
             VectorInput::Named(vec![
-                ("image".into(), vec![1.0]),
-                ("text".into(), vec![2.0, 3.0])
+                ("image".into(), vec![1.0].into()),
+                ("text".into(), vec![2.0, 3.0].into())
             ])
         );
         assert!(parse(r#"["x"]"#).is_err());

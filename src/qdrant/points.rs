@@ -8,12 +8,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use vexfs_shard::filter::Filter;
 use vexfs_shard::{
-    PayloadSelector, PointId, PointWrite, UpdateCondition, UpdateMode, VectorSelector, WriteOp,
+    PayloadSelector, PointId, PointWrite, UpdateCondition, UpdateMode, Vector, VectorSelector,
+    WriteOp,
 };
 
 use super::error::Error;
 use super::json::{parse_body, wait_param};
-use super::model::{seq, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector};
+use super::model::{
+    seq, BatchVector, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector,
+};
 use super::payload::{Target, TargetBody, Update};
 use super::{check_filter, check_limit, check_points, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
@@ -57,8 +60,8 @@ struct BatchIn {
 #[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum BatchVectors {
-    Unnamed(Vec<Vec<f32>>),
-    Named(std::collections::BTreeMap<String, Vec<Vec<f32>>>),
+    Unnamed(Vec<BatchVector>),
+    Named(std::collections::BTreeMap<String, Vec<BatchVector>>),
 }
 
 fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
@@ -70,17 +73,17 @@ fn batch_points(b: BatchIn) -> Result<Vec<PointWrite>, Error> {
         Some(p) => p,
         None => vec![None; n],
     };
-    let mut vectors: Vec<Vec<(String, Vec<f32>)>> = match b.vectors {
+    let mut vectors: Vec<Vec<(String, Vector)>> = match b.vectors {
         BatchVectors::Unnamed(v) if v.len() != n => return Err(mismatch("vectors", v.len())),
-        BatchVectors::Unnamed(v) => v.into_iter().map(|v| vec![(String::new(), v)]).collect(),
+        BatchVectors::Unnamed(v) => v.into_iter().map(|v| vec![(String::new(), v.0)]).collect(),
         BatchVectors::Named(map) => {
-            let mut per_point: Vec<Vec<(String, Vec<f32>)>> = vec![Vec::new(); n];
+            let mut per_point: Vec<Vec<(String, Vector)>> = vec![Vec::new(); n];
             for (name, list) in map {
                 if list.len() != n {
                     return Err(mismatch(&format!("vectors named {name}"), list.len()));
                 }
                 for (slot, v) in per_point.iter_mut().zip(list) {
-                    slot.push((name.clone(), v));
+                    slot.push((name.clone(), v.0));
                 }
             }
             per_point

@@ -12,7 +12,7 @@ use serde_json::Value;
 use vexfs_shard::distance::Metric;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::score::Objective;
-use vexfs_shard::{PointId, ScoredRecord};
+use vexfs_shard::{PointId, ScoredRecord, Vector};
 
 use super::error::Error;
 use super::lookup::Lookup;
@@ -51,7 +51,8 @@ pub struct Examples {
 /// What a resolved query ranks by: the distance to one vector, or a custom objective.
 #[derive(Clone)]
 pub enum Query {
-    Vector(Vec<f32>),
+    /// Dense or sparse: a plain search.
+    Vector(Vector),
     Objective(Objective),
 }
 
@@ -85,7 +86,9 @@ pub async fn resolve(
     let positive = example_vectors(core, name, using, ex.positive, lookup, &mut ids).await?;
     let negative = example_vectors(core, name, using, ex.negative, lookup, &mut ids).await?;
     let query = match ex.strategy {
-        Strategy::AverageVector => Query::Vector(average_query(&positive, &negative)),
+        Strategy::AverageVector => {
+            Query::Vector(Vector::Dense(average_query(&positive, &negative)))
+        }
         Strategy::BestScore => Query::Objective(Objective::BestScore { positive, negative }),
         Strategy::SumScores => Query::Objective(Objective::SumScores { positive, negative }),
     };
@@ -250,7 +253,7 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
     let (query, exclude) = resolve(core, name, &using, examples, lookup.as_ref()).await?;
     let plan = Plan {
         vector_name: using,
-        vector: Vec::new(),
+        vector: Vector::Dense(Vec::new()),
         exclude,
         limit: check_limit(req.limit)?,
         offset: check_offset(req.offset)?,

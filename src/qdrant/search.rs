@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use vexfs_shard::filter::Filter;
 use vexfs_shard::quant::QuantSearch;
-use vexfs_shard::{PointId, ScoredRecord, VectorSelector};
+use vexfs_shard::{PointId, ScoredRecord, Vector, VectorSelector};
 
 use super::error::Error;
 use super::json::parse_body;
-use super::model::{seq, ScoredOut, WithPayload, WithVector};
+use super::model::{seq, BatchVector, ScoredOut, WithPayload, WithVector};
 use super::{check_batch, check_filter, check_limit, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, IndexParams, ReadShape, SearchRequest};
@@ -75,7 +75,7 @@ pub fn check_params(p: &Option<SearchParamsIn>) -> Result<IndexParams, Error> {
 /// (examples given by id are never their own results).
 pub struct Plan {
     pub vector_name: String,
-    pub vector: Vec<f32>,
+    pub vector: Vector,
     pub exclude: Vec<PointId>,
     pub limit: usize,
     pub offset: usize,
@@ -139,19 +139,41 @@ pub fn page_excluding(
     hits.truncate(limit);
 }
 
-/// The stored vector `vector_name` of each point, in order; 404 for a missing point.
+/// The stored dense vector `vector_name` of each point, in order; 404 for a missing point,
+/// Qdrant's error for a sparse space.
 pub async fn stored_vectors(
     core: &Rc<Core>,
     name: &str,
     vector_name: &str,
     ids: &[PointId],
 ) -> Result<Vec<Vec<f32>>, Error> {
+    stored_any(core, name, vector_name, ids)
+        .await?
+        .into_iter()
+        .map(|v| {
+            v.into_dense().ok_or_else(|| {
+                Error::wrong_input(format!(
+                    "Conversion between sparse and regular vectors failed: {vector_name} is a sparse vector"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The stored vector `vector_name` (dense or sparse) of each point, in order; 404 for a
+/// missing point.
+pub async fn stored_any(
+    core: &Rc<Core>,
+    name: &str,
+    vector_name: &str,
+    ids: &[PointId],
+) -> Result<Vec<Vector>, Error> {
     let shape = ReadShape {
         payload: Default::default(),
         vectors: VectorSelector::Names(vec![vector_name.to_owned()]),
     };
     let found = ops::retrieve(core, name, ids.to_vec(), shape).await?;
-    let mut by_id: std::collections::HashMap<PointId, Vec<f32>> = found
+    let mut by_id: std::collections::HashMap<PointId, Vector> = found
         .into_iter()
         .filter_map(|r| Some((r.id, r.vectors?.pop()?.1)))
         .collect();
@@ -229,8 +251,9 @@ pub(super) struct SearchBody {
     shard_key: Option<Value>,
 }
 
-/// `vector` of a legacy search: a bare array or `{"name": …, "vector": […]}`.
-pub fn named_vector(v: Value) -> Result<(String, Vec<f32>), Error> {
+/// `vector` of a legacy search: a bare array, `{"name": …, "vector": […]}`, or a named
+/// sparse vector `{"name": …, "vector": {"indices": […], "values": […]}}`.
+pub fn named_vector(v: Value) -> Result<(String, Vector), Error> {
     #[derive(Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Named {
@@ -240,19 +263,18 @@ pub fn named_vector(v: Value) -> Result<(String, Vec<f32>), Error> {
     match v {
         Value::Array(_) => Ok((
             String::new(),
-            serde_json::from_value(v).map_err(Error::format)?,
+            Vector::Dense(serde_json::from_value(v).map_err(Error::format)?),
         )),
-        Value::Object(ref m)
-            if m.contains_key("indices") || m.get("vector").is_some_and(Value::is_object) =>
-        {
-            Err(Error::unsupported("sparse vector search"))
-        }
+        Value::Object(ref m) if m.contains_key("indices") => Err(Error::format(
+            "vector: a sparse vector must be named: {\"name\": …, \"vector\": {\"indices\", \"values\"}}",
+        )),
         Value::Object(_) => {
             let n: Named = serde_json::from_value(v).map_err(Error::format)?;
-            Ok((
-                n.name,
-                serde_json::from_value(n.vector).map_err(Error::format)?,
-            ))
+            let vector = match serde_json::from_value::<BatchVector>(n.vector) {
+                Ok(v) => v.0,
+                Err(e) => return Err(Error::format(format!("vector: {e}"))),
+            };
+            Ok((n.name, vector))
         }
         _ => Err(Error::format(
             "vector: expected an array of numbers or a named vector",

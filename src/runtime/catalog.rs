@@ -170,6 +170,24 @@ fn quantization(v: &serde_json::Value, inherited: Option<QuantConfig>) -> Option
     }
 }
 
+/// Runs the task `make` builds in the core's background queue (low shares: requests go
+/// first), or in the current queue if that one is missing (it is created with the core and
+/// never removed, so only a bug gets there: the work still runs, at request priority).
+fn spawn_background<F: std::future::Future<Output = ()> + 'static>(
+    core: &Core,
+    make: impl Fn() -> F,
+) {
+    match glommio::spawn_local_into(make(), core.background) {
+        Ok(t) => {
+            t.detach();
+        }
+        Err(e) => {
+            tracing::error!(core = core.id, "background queue missing: {e}");
+            glommio::spawn_local(make()).detach();
+        }
+    }
+}
+
 /// Opens the shards of `name` owned by `core` and registers the collection there.
 async fn install(
     core: &Rc<Core>,
@@ -198,9 +216,10 @@ async fn install(
         let shard = Rc::new(shard);
         // Writes the mutable part out as segments and optimizes them in the background; ends
         // with the shard.
-        glommio::spawn_local(run_flusher(Rc::downgrade(&shard))).detach();
+        let weak = Rc::downgrade(&shard);
+        spawn_background(core, || run_flusher(weak.clone()));
         // Builds the HNSW graphs of segments large enough; ends with the shard.
-        glommio::spawn_local(run_indexer(Rc::downgrade(&shard))).detach();
+        spawn_background(core, || run_indexer(weak.clone()));
         shards.push(Some(shard));
     }
     let collection = Rc::new(Collection {

@@ -71,6 +71,8 @@ pub struct Core {
     pub connections: std::cell::Cell<usize>,
     /// Request latencies answered on this core, per route (read by `/admin/latency`).
     pub latency: RefCell<crate::admin::Registry>,
+    /// The task queue of shard background work ([`super::background`]).
+    pub background: glommio::TaskQueueHandle,
 }
 
 /// A call to another core could not complete (it stopped).

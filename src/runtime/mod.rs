@@ -2,6 +2,7 @@
 //! SO_REUSEPORT listener, joined by a channel mesh.
 
 pub mod aliases;
+pub mod background;
 pub mod catalog;
 pub mod core;
 pub mod error;
@@ -81,6 +82,7 @@ pub fn run(config: Config) -> Result<(), String> {
             flush_points: config.storage.segment_flush_points,
             wal_preallocate_bytes: config.storage.wal_preallocate_bytes,
             policy: config.storage.wal_recovery.policy(),
+            pace: background::pace(),
             ..Default::default()
         },
         admin_port_separate: admin_addr.is_some(),
@@ -171,6 +173,7 @@ async fn serve_core(
         shutdown: Shutdown::new(),
         connections: Cell::new(0),
         latency: Default::default(),
+        background: background::create_queue(),
     });
     spawn_mesh_receivers(&core, receivers);
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use vexfs_io::dma::DmaStorage;
 use vexfs_shard::filter::{Filter, JsonPath};
 use vexfs_shard::score::Objective;
-use vexfs_shard::{Shard, UpdateCondition};
+use vexfs_shard::sparse::idf;
+use vexfs_shard::store::SparseStats;
+use vexfs_shard::{Modifier, MultiVector, Shard, SparseVector, UpdateCondition, Vector};
 
 use super::catalog::{owner_core, Collection};
 use super::core::Core;
@@ -73,13 +75,13 @@ pub async fn write_if(
         WriteOp::UpdateVectors(points) => {
             for (_, vectors) in points {
                 for (n, v) in vectors {
-                    schema.check_vector(n, v)?;
+                    schema.check_any(n, v)?;
                 }
             }
         }
         WriteOp::DeleteVectors { names, .. } => {
             for n in names {
-                schema.spec(n)?;
+                schema.check_name(n)?;
             }
         }
         _ => {}
@@ -439,7 +441,8 @@ pub struct IndexParams {
 #[derive(Clone, Debug)]
 pub struct SearchRequest {
     pub vector_name: String,
-    pub vector: Vec<f32>,
+    /// Dense (searched by the space's metric) or sparse (dot product over shared indices).
+    pub vector: Vector,
     pub limit: usize,
     pub offset: usize,
     pub score_threshold: Option<f32>,
@@ -455,13 +458,40 @@ pub async fn search(
     mut req: SearchRequest,
 ) -> Result<Vec<ScoredRecord>, RuntimeError> {
     let coll = collection(core, name)?;
+    let schema = &coll.config.schema;
+    let given = std::mem::replace(&mut req.vector, Vector::Dense(Vec::new()));
+    if let Some(spec) = schema.multi_spec(&req.vector_name) {
+        // A dense query on a multivector space is one row, as in Qdrant.
+        let mut q = schema.conform_multi(&req.vector_name, given)?;
+        q.preprocess(Metric(spec.distance));
+        return search_special(core, name, SpecialQuery::Multi(q), req).await;
+    }
+    let query = match given {
+        Vector::Dense(v) => v,
+        Vector::Sparse(mut q) => {
+            if schema.sparse(&req.vector_name)?.modifier == Modifier::Idf {
+                let stats = sparse_stats(core, name, &req.vector_name, q.indices()).await?;
+                idf::weight_query(&mut q, &stats);
+            }
+            return search_special(core, name, SpecialQuery::Sparse(q), req).await;
+        }
+        Vector::Multi(_) => {
+            schema.spec(&req.vector_name)?;
+            return Err(RuntimeError::WrongInput(format!(
+                "Wrong input: {} is not a multivector",
+                req.vector_name
+            )));
+        }
+    };
     let spec = coll
         .config
         .schema
-        .check_vector(&req.vector_name, &req.vector)?
+        .check_vector(&req.vector_name, &query)?
         .clone();
     let metric = Metric(spec.distance);
-    metric.preprocess(&mut req.vector);
+    let mut query = query;
+    metric.preprocess(&mut query);
+    req.vector = Vector::Dense(query);
     let top = req.offset.saturating_add(req.limit);
     let threshold = req.score_threshold.map(|t| metric.threshold_to_internal(t));
     let req = std::sync::Arc::new(req);
@@ -469,7 +499,7 @@ pub async fn search(
     let parts = fan_out(core, name, move |coll| {
         let params = SearchParams {
             vector_name: &r.vector_name,
-            query: &r.vector,
+            query: r.vector.as_dense().unwrap_or_default(),
             top,
             threshold,
             filter: r.filter.as_ref(),
@@ -496,6 +526,95 @@ pub async fn search(
             record,
         })
         .collect())
+}
+
+/// A query on a sparse or multivector space, ready to score (idf weights applied, rows
+/// preprocessed).
+enum SpecialQuery {
+    Sparse(SparseVector),
+    Multi(MultiVector),
+}
+
+/// Search of a sparse space (dot product over shared indices; with the idf modifier the
+/// caller has weighted the query with counts over the whole collection) or a multivector
+/// space (max_sim, by scanning) over all shards, merged best first (ties by id). Scores are
+/// reported as computed.
+async fn search_special(
+    core: &Rc<Core>,
+    name: &str,
+    query: SpecialQuery,
+    req: SearchRequest,
+) -> Result<Vec<ScoredRecord>, RuntimeError> {
+    let top = req.offset.saturating_add(req.limit);
+    let req = Arc::new((req, query));
+    let r = req.clone();
+    let parts = fan_out(core, name, move |coll| {
+        let (req, query) = &*r;
+        let params = SearchParams {
+            vector_name: &req.vector_name,
+            query: &[],
+            top,
+            threshold: req.score_threshold,
+            filter: req.filter.as_ref(),
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
+            // Codes exist for dense columns only.
+            quantization: Default::default(),
+        };
+        let (name, shape) = (&req.vector_name, &req.shape);
+        let mut hits = Vec::new();
+        for (_, s) in coll.local_shards() {
+            hits.extend(match query {
+                SpecialQuery::Sparse(q) => {
+                    s.search_sparse(name, q, &params, &shape.payload, &shape.vectors)?
+                }
+                SpecialQuery::Multi(q) => {
+                    s.search_multi(name, q, &params, &shape.payload, &shape.vectors)?
+                }
+            });
+        }
+        Ok(hits)
+    })
+    .await?;
+    let mut hits: Vec<(f32, Record)> = parts.into_iter().flatten().collect();
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    Ok(hits
+        .into_iter()
+        .skip(req.0.offset)
+        .take(req.0.limit)
+        .map(|(score, record)| ScoredRecord { score, record })
+        .collect())
+}
+
+/// Counts of the sparse space `vector_name` over every shard, for the idf modifier.
+pub async fn sparse_stats(
+    core: &Rc<Core>,
+    name: &str,
+    vector_name: &str,
+    indices: &[u32],
+) -> Result<SparseStats, RuntimeError> {
+    let (vector_name, indices) = (vector_name.to_owned(), Arc::new(indices.to_vec()));
+    let parts = fan_out(core, name, move |coll| {
+        let mut stats = SparseStats::default();
+        for (_, s) in coll.local_shards() {
+            stats.add(&s.sparse_stats(&vector_name, &indices));
+        }
+        Ok(stats)
+    })
+    .await?;
+    let mut total = SparseStats {
+        points: 0,
+        with_index: vec![0; indices_len(&parts)],
+    };
+    for p in &parts {
+        total.add(p);
+    }
+    Ok(total)
+}
+
+fn indices_len(parts: &[SparseStats]) -> usize {
+    parts.iter().map(|p| p.with_index.len()).max().unwrap_or(0)
 }
 
 /// A search ranked by a custom objective (recommend `best_score` / `sum_scores`, discover,

@@ -304,8 +304,11 @@ case("create_size_zero", "put", C, coll("bad_size"),
      body={"vectors": {"size": 0, "distance": "Cosine"}}, expect=VALIDATION)
 case("create_invalid_json", "put", C, coll("bad_json"), raw=b'{"vectors": {"size": 4,',
      expect=400)
-case("create_sparse_unsupported", "put", C, coll("sparse"),
+case("create_sparse", "put", C, lambda c: coll(f"new_sparse_{id(c)}"),
      body={"vectors": {"size": DIM, "distance": "Cosine"},
+           "sparse_vectors": {"text": {"modifier": "idf"}}}, check=result_is(True))
+case("create_sparse_dense_name_clash", "put", C, coll("sparse_clash"),
+     body={"vectors": {"text": {"size": DIM, "distance": "Cosine"}},
            "sparse_vectors": {"text": {}}}, expect=400)
 case("create_quantization_two_bits_unsupported", "put", C, coll("quant"),
      body={"vectors": {"size": DIM, "distance": "Cosine"},
@@ -352,9 +355,12 @@ case("upsert_missing_collection", "put", P, coll("no_such_collection"), query="w
      body={"points": [{"id": 1, "vector": vec(1)}]}, expect=404)
 case("upsert_bad_id", "put", P, coll("plain"), query="wait=true",
      body={"points": [{"id": "not-a-uuid", "vector": vec(1)}]}, expect=VALIDATION)
-case("upsert_sparse_unsupported", "put", P, coll("plain"), query="wait=true",
+case("upsert_sparse_unknown_name", "put", P, coll("plain"), query="wait=true",
      body={"points": [{"id": 1, "vector": {"text": {"indices": [1], "values": [0.5]}}}]},
      expect=400)
+case("upsert_sparse", "put", P, fresh("ups_sparse", {"sparse_vectors": {"text": {}}}),
+     query="wait=true",
+     body={"points": [{"id": 1, "vector": {"text": {"indices": [3, 1], "values": [0.5, 2]}}}]})
 
 # -- get one / retrieve ----------------------------------------------------------
 case("get_point_int", "get", P + "/{id}", {"collection_name": "plain", "id": 3},
@@ -460,6 +466,18 @@ case("search_filter_threshold", "post", S, coll("plain"), spec=SPEC_SEARCH,
            "score_threshold": -0.5, "with_payload": ["city"]})
 case("search_named", "post", S, coll("named"), spec=SPEC_SEARCH,
      body={"vector": {"name": "txt", "vector": vec(1, 3)}, "limit": 3, "with_vector": True})
+SPARSE_ONE = {"sparse_vectors": {"text": {}}}
+SPARSE_POINTS = [{"id": 1, "vector": {"text": {"indices": [3, 1], "values": [0.5, 2]}}},
+                 {"id": 2, "vector": {"text": {"indices": [7], "values": [1]}}}]
+case("search_sparse", "post", S, fresh("srch_sparse", SPARSE_ONE, SPARSE_POINTS),
+     spec=SPEC_SEARCH,
+     body={"vector": {"name": "text", "vector": {"indices": [1], "values": [1.5]}},
+           "limit": 3, "with_vector": True},
+     check=n_points(1, key=None))
+case("query_sparse", "post", P + "/query", fresh("q_sparse", SPARSE_ONE, SPARSE_POINTS),
+     body={"query": {"indices": [1, 7], "values": [1, 1]}, "using": "text",
+           "with_vector": True},
+     check=n_points(2))
 case("search_empty_collection", "post", S, coll("empty"), spec=SPEC_SEARCH,
      body={"vector": vec(1), "limit": 3}, check=n_points(0, key=None))
 case("search_wrong_dim", "post", S, coll("plain"), spec=SPEC_SEARCH,

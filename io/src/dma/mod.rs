@@ -338,12 +338,21 @@ impl Storage for DmaStorage {
             path: tmp.display().to_string(),
         };
         // O_DIRECT needs whole blocks: pad with zeros, then cut the file to its exact length.
+        // Data already in whole blocks (segments, indexes: tens of MB) is written as is: a
+        // copy would hold the core for its page faults and double the memory for a moment.
         let align = handle.alignment() as usize;
-        let padded_len = data.len().div_ceil(align) * align;
-        let mut padded = Vec::with_capacity(padded_len);
-        padded.extend_from_slice(data);
-        padded.resize(padded_len, 0);
-        handle.write_at(0, &padded).await?;
+        let padded;
+        let blocks = if data.len().is_multiple_of(align) {
+            data
+        } else {
+            let padded_len = data.len().div_ceil(align) * align;
+            let mut p = Vec::with_capacity(padded_len);
+            p.extend_from_slice(data);
+            p.resize(padded_len, 0);
+            padded = p;
+            &padded[..]
+        };
+        handle.write_at(0, blocks).await?;
         handle.truncate(data.len() as u64).await?;
         handle.sync_data().await?;
         handle.close().await?;

@@ -54,6 +54,8 @@ fn segment(distance: Distance, points: usize) -> Segment {
 /// A segment holding the writes up to `lsn`.
 fn segment_at(distance: Distance, points: usize, lsn: u64) -> Segment {
     let schema = ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

@@ -52,6 +52,8 @@ fn data() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
 fn build_and_search_100k_x_128_cosine() {
     let (points, queries) = data();
     let schema = ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

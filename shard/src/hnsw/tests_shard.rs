@@ -23,6 +23,8 @@ const DIM: usize = 16;
 
 fn schema() -> ShardSchema {
     ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,
@@ -82,7 +84,7 @@ async fn fill(shard: &Shard<MemStorage>) {
             payload.insert("k".into(), json!(i % 10));
             PointWrite {
                 id: PointId::Num(i),
-                vectors: vec![(String::new(), vector(i))],
+                vectors: vec![(String::new(), vector(i).into())],
                 payload: Some(payload),
             }
         })
@@ -264,7 +266,7 @@ fn indexed_only_leaves_out_large_unindexed_parts() {
         let points = (0..100u64)
             .map(|i| PointWrite {
                 id: PointId::Num(POINTS + i),
-                vectors: vec![(String::new(), q.clone())],
+                vectors: vec![(String::new(), q.clone().into())],
                 payload: None,
             })
             .collect();

@@ -58,6 +58,7 @@ fn segment(distance: Distance) -> Segment {
             dim: DIM,
             distance,
         }],
+        ..ShardSchema::default()
     };
     let metric = Metric(distance);
     let mut g = Gen(11);

@@ -13,7 +13,9 @@ use crate::schema::Distance;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"VEXFSSEG";
 /// Bumped on any change of the header or of `Body`'s layout.
-pub const SEGMENT_FORMAT_VERSION: u32 = 1;
+/// Version 2 added sparse and multivector columns; version 1 files are refused (re-ingest; acceptable before
+/// 1.0).
+pub const SEGMENT_FORMAT_VERSION: u32 = 2;
 pub const SEGMENT_HEADER_BYTES: usize = FRAME_HEADER_BYTES;
 /// Files are padded to this size (O_DIRECT on 512-byte and 4 KiB devices).
 pub const SEGMENT_FILE_ALIGN_BYTES: usize = FRAME_FILE_ALIGN_BYTES;
@@ -49,6 +51,44 @@ pub(crate) struct Body {
     pub payload_blob: Vec<u8>,
     /// One bit per slot, set for points deleted when the segment was built.
     pub deleted: Vec<u64>,
+    /// Sparse vector spaces, in schema order.
+    pub sparse: Vec<SparseColumnBody>,
+    /// Multivector spaces, in schema order.
+    pub multi: Vec<MultiColumnBody>,
+}
+
+/// One multivector space: each slot's rows, flattened.
+#[derive(Archive, Serialize)]
+pub(crate) struct MultiColumnBody {
+    pub name: String,
+    pub dim: u32,
+    pub distance: u8,
+    /// One bit per slot, set when the point has this vector.
+    pub present: Vec<u64>,
+    /// End offset in `data` of each slot's rows (a multiple of `dim`; a slot starts where the
+    /// previous one ends).
+    pub ends: Vec<u64>,
+    pub data: Vec<f32>,
+}
+
+/// One sparse vector space: per-slot vectors and their inverted index
+/// ([`crate::sparse::postings`]).
+#[derive(Archive, Serialize)]
+pub(crate) struct SparseColumnBody {
+    pub name: String,
+    /// One bit per slot, set when the point has this vector.
+    pub present: Vec<u64>,
+    /// End offset in `indices`/`values` of each slot's entries (a slot starts where the
+    /// previous one ends); each slot's indices strictly ascending.
+    pub ends: Vec<u64>,
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+    /// Postings: distinct indices ascending, end offset of each one's list, and the lists
+    /// (slots strictly ascending, with the point's value).
+    pub terms: Vec<u32>,
+    pub term_ends: Vec<u64>,
+    pub post_slots: Vec<u32>,
+    pub post_values: Vec<f32>,
 }
 
 #[derive(Archive, Serialize)]
@@ -68,6 +108,8 @@ const _: () = {
     use std::mem::{align_of, size_of};
     assert!(size_of::<rend::f32_le>() == size_of::<f32>());
     assert!(align_of::<rend::f32_le>() >= align_of::<f32>());
+    assert!(size_of::<rend::u32_le>() == size_of::<u32>());
+    assert!(align_of::<rend::u32_le>() >= align_of::<u32>());
     assert!(size_of::<rend::u64_le>() == size_of::<u64>());
     assert!(align_of::<rend::u64_le>() >= align_of::<u64>());
     assert!(size_of::<rend::u128_le>() == size_of::<u128>());
@@ -77,6 +119,10 @@ const _: () = {
 
 /// Archived little-endian floats as native ones (little-endian targets only; see mod.rs).
 pub(crate) fn f32s(s: &[rend::f32_le]) -> &[f32] {
+    bytemuck::cast_slice(s)
+}
+
+pub(crate) fn u32s(s: &[rend::u32_le]) -> &[u32] {
     bytemuck::cast_slice(s)
 }
 
@@ -120,8 +166,14 @@ pub(crate) fn set_bit(words: &mut [u64], i: usize) {
     words[i / 64] |= 1 << (i % 64);
 }
 
-pub(crate) fn encode_header(body: &[u8], points: usize) -> [u8; SEGMENT_HEADER_BYTES] {
-    FRAME.encode_header(body, points as u64)
+/// The header of a segment whose body (everything after the header, before the padding) is
+/// `body_len` bytes with crc32c `body_crc`.
+pub(crate) fn encode_header_with_crc(
+    body_len: usize,
+    body_crc: u32,
+    points: usize,
+) -> [u8; SEGMENT_HEADER_BYTES] {
+    FRAME.encode_header_with_crc(body_len, body_crc, points as u64)
 }
 
 /// What a verified header says about the rest of the file.
@@ -224,6 +276,105 @@ pub(crate) fn check_body(
                 col.data.len()
             )));
         }
+    }
+    for (i, col) in body.sparse.iter().enumerate() {
+        let name = col.name.as_str();
+        if body.sparse[..i].iter().any(|c| c.name.as_str() == name)
+            || body.columns.iter().any(|c| c.name.as_str() == name)
+        {
+            return Err(corrupt(format!("vector {name:?} appears twice")));
+        }
+        check_sparse(col, n).map_err(|r| corrupt(format!("sparse vector {name:?}: {r}")))?;
+    }
+    for (i, col) in body.multi.iter().enumerate() {
+        let name = col.name.as_str();
+        if body.multi[..i].iter().any(|c| c.name.as_str() == name)
+            || body.columns.iter().any(|c| c.name.as_str() == name)
+            || body.sparse.iter().any(|c| c.name.as_str() == name)
+        {
+            return Err(corrupt(format!("vector {name:?} appears twice")));
+        }
+        check_multi(col, n).map_err(|r| corrupt(format!("multivector {name:?}: {r}")))?;
+    }
+    Ok(())
+}
+
+/// Dimension, lengths and offsets of one multivector column.
+fn check_multi(col: &ArchivedMultiColumnBody, n: usize) -> Result<(), String> {
+    let dim = col.dim.to_native() as u64;
+    if dim == 0 || dim > SEGMENT_MAX_DIM as u64 {
+        return Err(format!("dimension {dim}"));
+    }
+    if distance_from_code(col.distance).is_none() {
+        return Err(format!("unknown distance code {}", col.distance));
+    }
+    if col.present.len() != bitmap_words(n) {
+        return Err(format!("presence bitmap of {} words", col.present.len()));
+    }
+    let ends = u64s(col.ends.as_slice());
+    if ends.len() != n {
+        return Err("per-slot lengths disagree".into());
+    }
+    let mut start = 0u64;
+    for &end in ends {
+        if end < start || !end.is_multiple_of(dim) {
+            return Err("offsets are not monotonic rows".into());
+        }
+        start = end;
+    }
+    if start != col.data.len() as u64 {
+        return Err("offsets do not cover the rows".into());
+    }
+    Ok(())
+}
+
+/// Lengths, offsets and orders of one sparse column, so reads can slice without panicking.
+fn check_sparse(col: &ArchivedSparseColumnBody, n: usize) -> Result<(), String> {
+    if col.present.len() != bitmap_words(n) {
+        return Err(format!("presence bitmap of {} words", col.present.len()));
+    }
+    let ends = u64s(col.ends.as_slice());
+    let indices = u32s(col.indices.as_slice());
+    if ends.len() != n || col.values.len() != indices.len() {
+        return Err("per-slot lengths disagree".into());
+    }
+    let mut start = 0u64;
+    for &end in ends {
+        if end < start || end > indices.len() as u64 {
+            return Err("offsets are not monotonic".into());
+        }
+        let row = &indices[start as usize..end as usize];
+        if !row.windows(2).all(|w| w[0] < w[1]) {
+            return Err("indices of a point are not strictly ascending".into());
+        }
+        start = end;
+    }
+    if start != indices.len() as u64 {
+        return Err("offsets do not cover the entries".into());
+    }
+    let terms = u32s(col.terms.as_slice());
+    let term_ends = u64s(col.term_ends.as_slice());
+    let slots = u32s(col.post_slots.as_slice());
+    if !terms.windows(2).all(|w| w[0] < w[1])
+        || term_ends.len() != terms.len()
+        || col.post_values.len() != slots.len()
+        || slots.len() != indices.len()
+    {
+        return Err("postings are malformed".into());
+    }
+    let mut start = 0u64;
+    for &end in term_ends {
+        if end <= start || end > slots.len() as u64 {
+            return Err("posting offsets are not monotonic".into());
+        }
+        let list = &slots[start as usize..end as usize];
+        if !list.windows(2).all(|w| w[0] < w[1]) || list.iter().any(|&s| s as usize >= n) {
+            return Err("a posting list is out of order or range".into());
+        }
+        start = end;
+    }
+    if start != slots.len() as u64 {
+        return Err("posting offsets do not cover the postings".into());
     }
     Ok(())
 }

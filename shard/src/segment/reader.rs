@@ -10,17 +10,19 @@ use super::bitmap::DeletedSet;
 use super::builder::SegmentBytes;
 use super::error::SegmentError;
 use super::format::{
-    bit, check_body, distance_from_code, f32s, id_at, u128s, u64s, verify_file, ArchivedBody,
+    bit, check_body, distance_from_code, f32s, id_at, u128s, u32s, u64s, verify_file, ArchivedBody,
     SEGMENT_BUFFER_ALIGN_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::distance::Metric;
 use crate::op::Payload;
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::schema::{Distance, MultiSpec, ShardSchema, SparseSpec, VectorSpec};
 use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
-use crate::store::SearchParams;
+use crate::sparse::postings::PostingsRef;
+use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
+use crate::vector::{max_sim, MultiVector, SparseVector, Vector, VectorRef};
 
 /// One vector space stored in a segment.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +41,10 @@ pub struct Segment {
     len: u32,
     flushed_lsn: u64,
     columns: Vec<ColumnInfo>,
+    /// Names of the sparse spaces, in file order.
+    sparse: Vec<String>,
+    /// Multivector spaces, in file order.
+    multi: Vec<ColumnInfo>,
     /// The file's own deletion bitmap plus every deletion applied since.
     deleted: DeletedSet,
 }
@@ -101,6 +107,21 @@ impl Segment {
                 distance: distance_from_code(c.distance).unwrap_or(Distance::Dot),
             })
             .collect();
+        let sparse = body
+            .sparse
+            .iter()
+            .map(|c| c.name.as_str().to_owned())
+            .collect();
+        let multi = body
+            .multi
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.name.as_str().to_owned(),
+                dim: c.dim.to_native() as usize,
+                // check_body refused unknown codes.
+                distance: distance_from_code(c.distance).unwrap_or(Distance::Dot),
+            })
+            .collect();
         let deleted = DeletedSet::from_words(len as usize, u64s(body.deleted.as_slice()));
         let flushed_lsn = body.flushed_lsn.to_native();
         Ok(Segment {
@@ -110,6 +131,8 @@ impl Segment {
             len,
             flushed_lsn,
             columns,
+            sparse,
+            multi,
             deleted,
         })
     }
@@ -175,7 +198,176 @@ impl Segment {
                     distance: c.distance,
                 })
                 .collect(),
+            // The modifier weights queries only; the file does not depend on it.
+            sparse: self
+                .sparse
+                .iter()
+                .map(|name| SparseSpec {
+                    name: name.clone(),
+                    modifier: Default::default(),
+                })
+                .collect(),
+            multi: self
+                .multi
+                .iter()
+                .map(|c| MultiSpec {
+                    name: c.name.clone(),
+                    dim: c.dim,
+                    distance: c.distance,
+                })
+                .collect(),
         }
+    }
+
+    /// The multivector spaces.
+    pub fn multi_columns(&self) -> &[ColumnInfo] {
+        &self.multi
+    }
+
+    /// The rows (flattened) of `slot` in the multivector space `column`, zero-copy; `None`
+    /// when the point has none.
+    pub fn multi_vector(&self, column: usize, slot: u32) -> Option<&[f32]> {
+        let c = self.body().multi.get(column)?;
+        if slot >= self.len || !bit(u64s(c.present.as_slice()), slot as usize) {
+            return None;
+        }
+        let ends = u64s(c.ends.as_slice());
+        let s = slot as usize;
+        let start = if s == 0 { 0 } else { ends[s - 1] as usize };
+        // check_body proved the offsets monotonic and inside the data.
+        f32s(c.data.as_slice()).get(start..ends[s] as usize)
+    }
+
+    /// Exact max_sim scan of the multivector space `name` (these columns have no graph).
+    pub fn search_multi_into<T>(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        mut tag: impl FnMut(u32) -> T,
+    ) {
+        let Some(column) = self.multi.iter().position(|c| c.name == name) else {
+            return;
+        };
+        let info = &self.multi[column];
+        if info.dim != query.dim() {
+            return;
+        }
+        let metric = Metric(info.distance);
+        let body = self.body();
+        for slot in 0..self.len {
+            if self.deleted.contains(slot) {
+                continue;
+            }
+            let Some(rows) = self.multi_vector(column, slot) else {
+                continue;
+            };
+            let score = max_sim(metric, query, rows);
+            if params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let Some(id) = id_at(body, slot as usize) else {
+                continue;
+            };
+            if !top.accepts(score, id) || !self.matches(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot));
+        }
+    }
+
+    /// Names of the sparse spaces.
+    pub fn sparse_names(&self) -> &[String] {
+        &self.sparse
+    }
+
+    /// The sparse vector of `slot` in the sparse space `column`, zero-copy, as (indices,
+    /// values); `None` when the point has none.
+    pub fn sparse_vector(&self, column: usize, slot: u32) -> Option<(&[u32], &[f32])> {
+        let c = self.body().sparse.get(column)?;
+        if slot >= self.len || !bit(u64s(c.present.as_slice()), slot as usize) {
+            return None;
+        }
+        let ends = u64s(c.ends.as_slice());
+        let s = slot as usize;
+        let start = if s == 0 { 0 } else { ends[s - 1] as usize };
+        let end = ends[s] as usize;
+        // check_body proved the offsets monotonic and inside the arrays.
+        Some((
+            u32s(c.indices.as_slice()).get(start..end)?,
+            f32s(c.values.as_slice()).get(start..end)?,
+        ))
+    }
+
+    fn postings(&self, column: usize) -> Option<PostingsRef<'_>> {
+        let c = self.body().sparse.get(column)?;
+        Some(PostingsRef {
+            terms: u32s(c.terms.as_slice()),
+            term_ends: u64s(c.term_ends.as_slice()),
+            slots: u32s(c.post_slots.as_slice()),
+            values: f32s(c.post_values.as_slice()),
+        })
+    }
+
+    /// Sparse search through the inverted index: pushes `(dot product, id, tag(slot))` for
+    /// every live point whose vector `name` shares an index with `query` and passes the
+    /// filter. A segment without that space contributes nothing.
+    pub fn search_sparse_into<T>(
+        &self,
+        name: &str,
+        query: &SparseVector,
+        params: &SearchParams<'_>,
+        top: &mut TopK<T>,
+        mut tag: impl FnMut(u32) -> T,
+    ) {
+        let Some(postings) = self
+            .sparse
+            .iter()
+            .position(|n| n == name)
+            .and_then(|c| self.postings(c))
+        else {
+            return;
+        };
+        let body = self.body();
+        for (slot, score) in postings.score(query, self.len()) {
+            if self.deleted.contains(slot) || params.threshold.is_some_and(|t| score < t) {
+                continue;
+            }
+            let Some(id) = id_at(body, slot as usize) else {
+                continue;
+            };
+            if !top.accepts(score, id) || !self.matches(slot, params.filter) {
+                continue;
+            }
+            top.push(score, id, tag(slot));
+        }
+    }
+
+    /// Counts for the idf modifier over the live points.
+    pub fn sparse_stats(&self, name: &str, indices: &[u32]) -> SparseStats {
+        let mut stats = SparseStats {
+            points: 0,
+            with_index: vec![0; indices.len()],
+        };
+        let Some(column) = self.sparse.iter().position(|n| n == name) else {
+            return stats;
+        };
+        let Some(c) = self.body().sparse.get(column) else {
+            return stats;
+        };
+        let present = u64s(c.present.as_slice());
+        stats.points = (0..self.len)
+            .filter(|&s| bit(present, s as usize) && !self.deleted.contains(s))
+            .count() as u64;
+        if let Some(postings) = self.postings(column) {
+            for (k, &term) in indices.iter().enumerate() {
+                let (slots, _) = postings.list(term);
+                stats.with_index[k] =
+                    slots.iter().filter(|&&s| !self.deleted.contains(s)).count() as u64;
+            }
+        }
+        stats
     }
 
     pub fn id(&self, slot: u32) -> Option<PointId> {
@@ -323,12 +515,35 @@ impl Segment {
             VectorSelector::Names(names) => names.iter().any(|n| n == name),
         };
         let vectors = (!matches!(vectors, VectorSelector::None)).then(|| {
-            self.columns
+            let dense = self
+                .columns
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| wanted(&c.name))
-                .filter_map(|(i, c)| self.vector(i, slot).map(|v| (c.name.clone(), v.to_vec())))
-                .collect()
+                .filter_map(|(i, c)| {
+                    let v = self.vector(i, slot)?;
+                    Some((c.name.clone(), Vector::Dense(v.to_vec())))
+                });
+            let sparse = self
+                .sparse
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| wanted(n))
+                .filter_map(|(i, n)| {
+                    let (ix, vs) = self.sparse_vector(i, slot)?;
+                    let v = SparseVector::from_sorted(ix.to_vec(), vs.to_vec());
+                    Some((n.clone(), Vector::Sparse(v)))
+                });
+            let multi = self
+                .multi
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| wanted(&c.name))
+                .filter_map(|(i, c)| {
+                    let rows = self.multi_vector(i, slot)?;
+                    Some((c.name.clone(), VectorRef::Multi(c.dim, rows).to_owned()))
+                });
+            dense.chain(sparse).chain(multi).collect()
         });
         let payload = match payload {
             PayloadSelector::None => None,
@@ -405,7 +620,20 @@ impl Segment {
         // No payload index yet: parse the candidate's payload. A payload that does not parse
         // was caught by the checksum at open, so treat it as empty.
         let payload = self.payload(slot).ok().flatten();
-        let has_vector = |name: &str| self.column(name).is_some_and(|c| self.has_vector(c, slot));
+        let has_vector = |name: &str| match self.column(name) {
+            Some(c) => self.has_vector(c, slot),
+            None => {
+                self.sparse
+                    .iter()
+                    .position(|n| n == name)
+                    .is_some_and(|c| self.sparse_vector(c, slot).is_some())
+                    || self
+                        .multi
+                        .iter()
+                        .position(|c| c.name == name)
+                        .is_some_and(|c| self.multi_vector(c, slot).is_some())
+            }
+        };
         filter.matches(&crate::filter::PointView {
             id,
             payload: payload.as_ref(),

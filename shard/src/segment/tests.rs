@@ -22,6 +22,8 @@ pub(super) fn schema() -> ShardSchema {
         distance,
     };
     ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![
             spec("", 4, Distance::Cosine),
             spec("img", 3, Distance::Euclid),
@@ -43,16 +45,16 @@ pub(super) fn point(i: u64) -> PointWrite {
     if i % 4 != 1 {
         vectors.push((
             "".to_string(),
-            vec![f(0), f(1), -0.0, f32::MIN_POSITIVE / 2.0],
+            vec![f(0), f(1), -0.0, f32::MIN_POSITIVE / 2.0].into(),
         ));
     }
     if i % 5 != 2 {
-        vectors.push(("img".to_string(), vec![f(2), f(3), f(4)]));
+        vectors.push(("img".to_string(), vec![f(2), f(3), f(4)].into()));
     }
     if i.is_multiple_of(2) {
         vectors.push((
             "txt".to_string(),
-            vec![f32::from_bits(0x7fc0_0000 | i as u32), f(5)],
+            vec![f32::from_bits(0x7fc0_0000 | i as u32), f(5)].into(),
         ));
     }
     let payload = match i % 4 {
@@ -111,7 +113,7 @@ fn assert_holds(seg: &Segment, points: &[PointWrite]) {
             assert_eq!(seg.has_vector(c, slot), given.is_some());
             assert_eq!(
                 seg.vector(c, slot).map(bits),
-                given.map(|(_, v)| bits(v)),
+                given.and_then(|(_, v)| v.as_dense()).map(bits),
                 "point {} vector {:?}",
                 p.id,
                 col.name
@@ -151,7 +153,7 @@ fn push_order_does_not_change_the_file() {
     b.set_flushed_lsn(1);
     // Same points and versions, pushed in reverse.
     for (i, p) in points.iter().enumerate().rev() {
-        let vectors = p.vectors.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
+        let vectors = p.vectors.iter().map(|(n, v)| (n.as_str(), v.as_ref()));
         b.push(p.id, 100 + i as u64, vectors, p.payload.as_ref())
             .expect("push");
     }
@@ -159,6 +161,54 @@ fn push_order_does_not_change_the_file() {
     assert_eq!(ascending.as_bytes(), reversed.as_bytes());
     let seg = Segment::from_bytes("mem", reversed).expect("valid");
     assert_holds(&seg, &points);
+}
+
+thread_local! {
+    static PAUSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_pause() -> crate::shard::PauseFuture {
+    PAUSES.with(|p| p.set(p.get() + 1));
+    Box::pin(futures_lite::future::yield_now())
+}
+
+#[test]
+fn paced_finish_writes_the_same_file_in_slices() {
+    // Enough floats that the file spans several finish slices.
+    let schema = ShardSchema {
+        vectors: vec![VectorSpec {
+            name: String::new(),
+            dim: 256,
+            distance: Distance::Dot,
+        }],
+        ..ShardSchema::default()
+    };
+    let fill = |b: &mut SegmentBuilder| {
+        b.set_flushed_lsn(9);
+        for i in 0..3_000u64 {
+            let v: Vec<f32> = (0..256).map(|d| (i * 256 + d) as f32).collect();
+            b.push(PointId::Num(i), i, [("", v.as_slice())], None)
+                .expect("push");
+        }
+    };
+    let mut plain = SegmentBuilder::new(&schema).expect("builder");
+    fill(&mut plain);
+    let plain = plain.finish().expect("finish");
+    let mut paced = SegmentBuilder::new(&schema).expect("builder");
+    fill(&mut paced);
+    let pace = crate::shard::Pace {
+        should_yield: || true,
+        pause: count_pause,
+        pause_every_chunk: false,
+    };
+    PAUSES.with(|p| p.set(0));
+    let paced = block_on(paced.finish_paced(pace)).expect("finish");
+    assert_eq!(plain.as_bytes(), paced.as_bytes());
+    // 3 MB of vectors: touched in slices, then checksummed in slices.
+    let slices = plain.len().div_ceil(builder::FINISH_SLICE_BYTES);
+    assert!(PAUSES.with(|p| p.get()) >= 2 * slices, "{slices} slices");
+    let seg = Segment::from_bytes("mem", paced).expect("valid");
+    assert_eq!(seg.len(), 3_000);
 }
 
 #[test]
@@ -215,8 +265,9 @@ fn refused_pushes_leave_no_trace_and_duplicates_fail_finish() {
     assert!(b.is_empty());
     b.push(PointId::Num(2), 1, [("", &v4[..])], None)
         .expect("ok");
-    b.push(PointId::Num(1), 1, [], None).expect("ok");
-    b.push(PointId::Num(2), 2, [], None)
+    b.push(PointId::Num(1), 1, [] as [(&str, &[f32]); 0], None)
+        .expect("ok");
+    b.push(PointId::Num(2), 2, [] as [(&str, &[f32]); 0], None)
         .expect("pushed, caught later");
     let err = b.finish().err().expect("duplicate");
     assert!(
@@ -230,7 +281,7 @@ fn lookups_scroll_and_deletions() {
     let points: Vec<PointWrite> = (0..200).map(point).collect();
     let mut b = SegmentBuilder::new(&schema()).expect("builder");
     for p in &points {
-        let vectors = p.vectors.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
+        let vectors = p.vectors.iter().map(|(n, v)| (n.as_str(), v.as_ref()));
         b.push(p.id, 1, vectors, p.payload.as_ref()).expect("push");
     }
     b.mark_deleted(points[5].id);
@@ -297,7 +348,7 @@ fn records_and_search_match_the_mutable_store() {
     let mut b = SegmentBuilder::new(&schema()).expect("builder");
     for (i, p) in points.iter().enumerate() {
         store.apply(WriteOp::Upsert(vec![p.clone()]), 100 + i as u64);
-        let vectors = p.vectors.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
+        let vectors = p.vectors.iter().map(|(n, v)| (n.as_str(), v.as_ref()));
         b.push(p.id, 100 + i as u64, vectors, p.payload.as_ref())
             .expect("push");
     }

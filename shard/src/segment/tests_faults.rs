@@ -179,6 +179,8 @@ fn segment_timing_100k_x_128() {
     const POINTS: usize = 100_000;
     const DIM: usize = 128;
     let schema = ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,

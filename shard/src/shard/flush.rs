@@ -223,7 +223,8 @@ impl<S: Storage> Shard<S> {
     }
 
     /// Step 4: the frozen part as segment bytes (`None` when it holds no point), built in
-    /// chunks with a yield between them. No borrow is held across a yield.
+    /// chunks of at most `flush_chunk_points`, cut short when the shard's [`super::Pace`]
+    /// asks, with a pause between them. No borrow is held across a pause.
     async fn build_segment(
         &self,
         lsn: Lsn,
@@ -237,7 +238,10 @@ impl<S: Storage> Shard<S> {
             return Ok(None);
         }
         let mut builder = SegmentBuilder::with_capacity(&self.schema, ids.len())?;
-        for chunk in ids.chunks(self.options.flush_chunk_points) {
+        let pace = self.options.pace;
+        let mut next = 0;
+        while next < ids.len() {
+            let chunk_end = (next + self.options.flush_chunk_points.max(1)).min(ids.len());
             {
                 let parts = self.parts.borrow();
                 let store = &parts
@@ -245,18 +249,23 @@ impl<S: Storage> Shard<S> {
                     .as_ref()
                     .expect("frozen during the flush")
                     .store;
-                for &id in chunk {
+                while let Some(&id) = ids.get(next) {
                     // The frozen store never changes, so every id listed above is still there.
                     let slot = store
                         .slot(id)
                         .expect("frozen store changed during its flush");
                     let (vectors, payload, version) = store.parts_of(slot);
                     builder.push(id, version, vectors, payload)?;
+                    next += 1;
+                    if next == chunk_end || pace.should_yield() {
+                        break;
+                    }
                 }
             }
-            futures_lite::future::yield_now().await;
+            pace.pause_if_needed().await;
         }
         builder.set_flushed_lsn(lsn);
-        Ok(Some((segment_file_name(lsn), builder.finish()?)))
+        let bytes = builder.finish_paced(self.options.pace).await?;
+        Ok(Some((segment_file_name(lsn), bytes)))
     }
 }

@@ -1,6 +1,7 @@
 //! The background indexer: builds the payload indexes (`payload_indexes.rs`) and HNSW graphs
-//! of segments that lack them, on the shard's own core, yielding every
-//! [`HNSW_BUILD_CHUNK_POINTS`] points so requests keep being served.
+//! of segments that lack them, on the shard's own core, pausing after at most
+//! [`HNSW_BUILD_CHUNK_POINTS`] points, or earlier when the shard's [`super::Pace`] asks, so
+//! requests keep being served.
 //!
 //! An index is derived data, never named by the manifest: it is written next to its segment
 //! as `<segment file>.hnsw` and installed only if that segment is still part of the shard when
@@ -165,6 +166,7 @@ impl<S: Storage> Shard<S> {
                 None => return Ok(false),
             }
         };
+        let pace = self.options.pace;
         for job in jobs {
             let mut builder = None;
             let mut next = 0usize;
@@ -191,14 +193,18 @@ impl<S: Storage> Shard<S> {
                     let Some((data, _)) = seg.column_data(job.column) else {
                         return Ok(false);
                     };
-                    for s in next as u32..end as u32 {
+                    while next < end {
+                        let s = next as u32;
+                        next += 1;
                         if seg.has_vector(job.column, s) && !seg.is_deleted(s) {
                             b.insert(data, s);
+                            if pace.should_yield() {
+                                break;
+                            }
                         }
                     }
                 }
-                next = end;
-                futures_lite::future::yield_now().await;
+                pace.pause_if_needed().await;
             }
             if let Some(b) = builder {
                 out.add(b)?;
@@ -254,8 +260,9 @@ pub async fn run_indexer<S: Storage>(shard: Weak<Shard<S>>) {
             // Payload indexes first: one pass over payloads each, and they speed up every
             // filtered read at once.
             if s.payload_index_next() {
+                let pace = s.options.pace;
                 drop(s);
-                futures_lite::future::yield_now().await;
+                pace.pause_if_needed().await;
                 continue;
             }
             match s.index_next().await {

@@ -25,6 +25,7 @@ mod index;
 mod manifest;
 mod optimize;
 mod options;
+mod pace;
 mod parts;
 mod payload_indexes;
 mod quantize;
@@ -73,6 +74,7 @@ pub use options::{
     OPTIMIZER_MAX_SEGMENT_KB, OPTIMIZER_VACUUM_MIN_POINTS, SEGMENT_FLUSH_CHUNK_POINTS,
     SEGMENT_FLUSH_POINTS, SEGMENT_FLUSH_WAL_RECORDS,
 };
+pub use pace::{Pace, PauseFuture};
 use parts::Parts;
 pub use quantize::QUANT_BUILD_CHUNK_POINTS;
 pub use snapshot::{ShardSnapshot, SnapshotCopy, SnapshotFile};

@@ -1,5 +1,6 @@
 //! Tunables of a shard; [`Default`] is what production uses, tests shrink the thresholds.
 
+use super::pace::Pace;
 use crate::wal::{RecoveryPolicy, WAL_PREALLOCATE_BYTES};
 
 /// Points in the mutable part that trigger a flush to a new segment.
@@ -13,7 +14,7 @@ pub const SEGMENT_FLUSH_WAL_RECORDS: u64 = 200_000;
 /// served while a segment is built.
 pub const SEGMENT_FLUSH_CHUNK_POINTS: usize = 1_024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct ShardOptions {
     /// What to do with a log damaged in the middle.
     pub policy: RecoveryPolicy,
@@ -25,6 +26,8 @@ pub struct ShardOptions {
     pub flush_chunk_points: usize,
     /// Growth step of log files, in bytes (a multiple of the file alignment).
     pub wal_preallocate_bytes: u64,
+    /// When background work (flush, optimize, index) gives the core back to requests.
+    pub pace: Pace,
 }
 
 impl Default for ShardOptions {
@@ -35,6 +38,7 @@ impl Default for ShardOptions {
             flush_wal_records: SEGMENT_FLUSH_WAL_RECORDS,
             flush_chunk_points: SEGMENT_FLUSH_CHUNK_POINTS,
             wal_preallocate_bytes: WAL_PREALLOCATE_BYTES,
+            pace: Pace::EVERY_CHUNK,
         }
     }
 }

@@ -1,20 +1,23 @@
 //! Reads over every part of a shard. Each id is live in at most one part, so merging is a
-//! union: scroll is a k-way merge by id, search one top-k heap over all parts.
+//! union: scroll is a k-way merge by id, search one top-k heap over all parts. A filtered
+//! scroll, count or id list visits only the candidate slots of a segment's payload index.
 
 use std::iter::Peekable;
 
 use vexfs_io::Storage;
 
-use super::parts::{Loc, Parts};
+use super::parts::{Loc, Parts, SegmentEntry};
 use super::Shard;
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::hnsw::search_segment;
+use crate::payload_index::Candidates;
 use crate::point_id::PointId;
 use crate::score::{Nearest, Scorer};
 use crate::select::{PayloadSelector, Record, VectorSelector};
-use crate::store::SearchParams;
+use crate::store::{SearchParams, SparseStats};
 use crate::topk::TopK;
+use crate::vector::{MultiVector, SparseVector};
 
 type PartIter<'a> = Peekable<Box<dyn Iterator<Item = (PointId, Loc)> + 'a>>;
 
@@ -64,11 +67,24 @@ impl Parts {
         }
         for (i, e) in self.segments.iter().enumerate() {
             let seg = &e.segment;
-            let it: Box<dyn Iterator<Item = (PointId, Loc)> + 'a> = Box::new(
-                seg.iter_from(from)
-                    .filter(move |(s, _)| seg.matches(*s, filter))
-                    .map(move |(s, id)| (id, Loc::Segment(i, s))),
-            );
+            let it: Box<dyn Iterator<Item = (PointId, Loc)> + 'a> = match indexed_slots(e, filter) {
+                // Slots ascend with ids, so the payload index's candidates keep id order.
+                Some(slots) => {
+                    let start = from.map_or(0, |id| seg.lower_bound(id));
+                    Box::new(
+                        slots
+                            .into_iter()
+                            .filter(move |&s| s >= start && !seg.is_deleted(s))
+                            .filter(move |&s| seg.matches(s, filter))
+                            .filter_map(move |s| Some((seg.id(s)?, Loc::Segment(i, s)))),
+                    )
+                }
+                None => Box::new(
+                    seg.iter_from(from)
+                        .filter(move |(s, _)| seg.matches(*s, filter))
+                        .map(move |(s, id)| (id, Loc::Segment(i, s))),
+                ),
+            };
             iters.push(it.peekable());
         }
         iters
@@ -94,6 +110,15 @@ impl Parts {
             let (i, _) = best?;
             iters[i].next()
         })
+    }
+}
+
+/// The slots of segment `e` that may pass `filter` when its payload index narrows them (a
+/// superset of the matches; the filter still decides each), `None` when every slot may.
+pub(super) fn indexed_slots(e: &SegmentEntry, filter: Option<&Filter>) -> Option<Vec<u32>> {
+    match e.payload_index.as_ref()?.candidates(filter?) {
+        Candidates::Slots(slots) => Some(slots),
+        Candidates::All => None,
     }
 }
 
@@ -233,5 +258,97 @@ impl<S: Storage> Shard<S> {
             .into_iter()
             .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
             .collect())
+    }
+
+    /// Sparse search over every part: the dot product with `query` of the vectors `name`
+    /// that share an index with it (`params.query`, the graph settings and `indexed_only`
+    /// do not apply; segments use their inverted index, the mutable parts are scanned).
+    /// `(score, record)` best first, ties by id.
+    pub fn search_sparse(
+        &self,
+        name: &str,
+        query: &SparseVector,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        self.schema.sparse(name)?;
+        let parts = self.parts.borrow();
+        let mut top = TopK::new(params.top);
+        parts
+            .mutable
+            .search_sparse_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
+        if let Some(f) = parts.frozen.as_ref() {
+            f.store.search_sparse_into(
+                name,
+                query,
+                params,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
+        }
+        for (i, e) in parts.segments.iter().enumerate() {
+            e.segment
+                .search_sparse_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
+            .collect())
+    }
+
+    /// Multivector search over every part by exact max_sim scans (`query` already checked
+    /// and preprocessed like stored rows); `(score, record)` best first, ties by id.
+    pub fn search_multi(
+        &self,
+        name: &str,
+        query: &MultiVector,
+        params: &SearchParams<'_>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Result<Vec<(f32, Record)>> {
+        let parts = self.parts.borrow();
+        let mut top = TopK::new(params.top);
+        parts
+            .mutable
+            .search_multi_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
+        if let Some(f) = parts.frozen.as_ref() {
+            f.store.search_multi_into(
+                name,
+                query,
+                params,
+                &mut top,
+                |id| f.deleted.contains(&id),
+                Loc::Frozen,
+            )?;
+        }
+        for (i, e) in parts.segments.iter().enumerate() {
+            e.segment
+                .search_multi_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
+        }
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
+            .collect())
+    }
+
+    /// Counts of the sparse space `name` for the idf modifier: live points with such a
+    /// vector, and how many of them have each of `indices`.
+    pub fn sparse_stats(&self, name: &str, indices: &[u32]) -> SparseStats {
+        let parts = self.parts.borrow();
+        let mut stats = parts.mutable.sparse_stats(name, indices, |_| false);
+        if let Some(f) = parts.frozen.as_ref() {
+            stats.add(
+                &f.store
+                    .sparse_stats(name, indices, |id| f.deleted.contains(&id)),
+            );
+        }
+        for e in &parts.segments {
+            stats.add(&e.segment.sparse_stats(name, indices));
+        }
+        stats
     }
 }

@@ -36,7 +36,7 @@ impl<S: Storage + Clone> Shard<S> {
         for m in &manifest.segments {
             let path = dir.join(&m.file);
             let mut segment = Segment::open(storage, &path).await?;
-            if segment.schema() != schema {
+            if !segment.schema().same_columns(&schema) {
                 return Err(SegmentError::Corrupt {
                     path: path.display().to_string(),
                     reason: "vector spaces differ from the collection's".into(),

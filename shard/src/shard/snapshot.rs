@@ -4,6 +4,10 @@
 //! shard directory that opens to exactly the state after record D:
 //! - the committed manifest (as bytes: the copy must not depend on when the file is read);
 //! - every segment and sidecar it names: immutable once named;
+//! - the derived files of those segments present at that moment (`<segment>.hnsw` graphs and
+//!   any other `<segment>.<ext>` but sidecars and temp files): written once under a temp name
+//!   and renamed, removed only with their segment (held off) or at open, so a listed one is
+//!   complete and stays. A recovered shard then loads them instead of rebuilding;
 //! - every log file before the current one: complete and durable since its rotation;
 //! - the current log file cut at the end of record D and padded with zeros to its block
 //!   size (zeros read as the end of the log).
@@ -60,7 +64,7 @@ pub struct ShardSnapshot<'a, S: Storage> {
     pub lsn: Lsn,
     /// Contents of `manifest.json` for the copy.
     pub manifest: Vec<u8>,
-    /// Segment, sidecar and log files, in name order (not the manifest).
+    /// Segment, sidecar, derived (index) and log files, in name order (not the manifest).
     pub files: Vec<SnapshotFile>,
 }
 
@@ -124,6 +128,17 @@ impl<S: Storage> Shard<S> {
             }
         }
         for name in names {
+            if manifest
+                .segments
+                .iter()
+                .any(|m| is_derived_file_of(&name, &m.file))
+            {
+                files.push(SnapshotFile {
+                    name,
+                    copy: SnapshotCopy::Whole,
+                });
+                continue;
+            }
             let Some(first) = parse_wal_file_name(&name) else {
                 continue;
             };
@@ -172,5 +187,33 @@ impl<S: Storage> Shard<S> {
         self.snapshot_pins.set(self.snapshot_pins.get() - 1);
         // A flush held off by the pin may be due now.
         self.flush_wanted.notify(usize::MAX);
+    }
+}
+
+/// Whether `name` is a file derived from `segment` (`<segment>.<ext>`: its HNSW graphs, its
+/// quantized vectors…): one extension, no dot in it (a temp file `<segment>.hnsw.tmp` may be
+/// half written), and not a deletion sidecar (`<segment>.del-<lsn>`: only the one the
+/// manifest names belongs to the snapshot, and it is listed with the segment).
+fn is_derived_file_of(name: &str, segment: &str) -> bool {
+    name.strip_prefix(segment)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|ext| !ext.is_empty() && !ext.contains('.') && !ext.starts_with("del-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_derived_file_of;
+
+    #[test]
+    fn derived_files_are_one_extension_but_sidecars_and_temp_files() {
+        let seg = "seg-12.seg";
+        assert!(is_derived_file_of("seg-12.seg.hnsw", seg));
+        assert!(is_derived_file_of("seg-12.seg.quant", seg));
+        assert!(!is_derived_file_of("seg-12.seg", seg));
+        assert!(!is_derived_file_of("seg-12.seg.", seg));
+        assert!(!is_derived_file_of("seg-12.seg.hnsw.tmp", seg));
+        assert!(!is_derived_file_of("seg-12.seg.del-40", seg));
+        assert!(!is_derived_file_of("seg-12.segx.hnsw", seg));
+        assert!(!is_derived_file_of("seg-123.seg.hnsw", seg));
     }
 }

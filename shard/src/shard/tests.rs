@@ -21,6 +21,8 @@ pub(super) const DIR: &str = "/shard";
 
 pub(super) fn schema() -> ShardSchema {
     ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![
             VectorSpec {
                 name: String::new(),
@@ -63,8 +65,8 @@ pub(super) fn point(i: u64, k: i64) -> PointWrite {
     PointWrite {
         id: n(i),
         vectors: vec![
-            (String::new(), vec![i as f32, 1.0, -(k as f32)]),
-            ("b".into(), vec![k as f32, 0.5]),
+            (String::new(), vec![i as f32, 1.0, -(k as f32)].into()),
+            ("b".into(), vec![k as f32, 0.5].into()),
         ],
         payload: Some(payload),
     }
@@ -211,7 +213,7 @@ fn updating_a_point_that_lives_in_a_segment_moves_it_up() {
         shard
             .write(WriteOp::UpdateVectors(vec![(
                 n(6),
-                vec![("b".into(), vec![9.0, 9.0])],
+                vec![("b".into(), vec![9.0, 9.0].into())],
             )]))
             .unwrap();
         let check = |shard: &Shard<MemStorage>| {
@@ -229,8 +231,8 @@ fn updating_a_point_that_lives_in_a_segment_moves_it_up() {
             assert_eq!(
                 r.vectors.unwrap(),
                 vec![
-                    (String::new(), vec![6.0, 1.0, -1.0]),
-                    ("b".into(), vec![9.0, 9.0])
+                    (String::new(), vec![6.0, 1.0, -1.0].into()),
+                    ("b".into(), vec![9.0, 9.0].into())
                 ]
             );
             assert_eq!(shard.len(), 2);

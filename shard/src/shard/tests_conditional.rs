@@ -99,7 +99,7 @@ fn vector_updates_skip_existing_points_that_fail_the_filter_and_still_refuse_mis
     block_on(async {
         let fs = MemStorage::new(1);
         let shard = three_points(&fs).await;
-        let vectors = |x: f32| vec![("b".to_owned(), vec![x, x])];
+        let vectors = |x: f32| vec![("b".to_owned(), vec![x, x].into())];
         let op = WriteOp::UpdateVectors(vec![(n(1), vectors(7.0)), (n(2), vectors(8.0))]);
         shard
             .write_if(op, &cond(Some(k_is(2)), UpdateMode::Upsert))
@@ -115,8 +115,8 @@ fn vector_updates_skip_existing_points_that_fail_the_filter_and_still_refuse_mis
                 .unwrap()
                 .1
         };
-        assert_eq!(b(1), vec![1.0, 0.5]);
-        assert_eq!(b(2), vec![8.0, 8.0]);
+        assert_eq!(b(1), vec![1.0, 0.5].into());
+        assert_eq!(b(2), vec![8.0, 8.0].into());
 
         let op = WriteOp::UpdateVectors(vec![(n(9), vectors(1.0))]);
         let err = shard.write_if(op, &cond(Some(k_is(2)), UpdateMode::Upsert));

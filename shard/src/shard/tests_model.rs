@@ -26,7 +26,7 @@ const ROUNDS: usize = 6;
 
 #[derive(Clone, Debug, PartialEq)]
 struct MPoint {
-    vectors: BTreeMap<String, Vec<f32>>,
+    vectors: BTreeMap<String, crate::vector::Vector>,
     payload: Option<Payload>,
 }
 
@@ -98,10 +98,10 @@ fn vector(rng: &mut Rng, dim: usize) -> Vec<f32> {
 fn vectors(rng: &mut Rng) -> NamedVectors {
     let mut v = Vec::new();
     if rng.chance(0.9) {
-        v.push((String::new(), vector(rng, 3)));
+        v.push((String::new(), vector(rng, 3).into()));
     }
     if rng.chance(0.6) {
-        v.push(("b".into(), vector(rng, 2)));
+        v.push(("b".into(), vector(rng, 2).into()));
     }
     v
 }
@@ -178,8 +178,12 @@ fn num(r: &Record) -> u64 {
     }
 }
 
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
+fn bits(v: &crate::vector::Vector) -> Vec<u32> {
+    v.as_dense()
+        .unwrap_or_default()
+        .iter()
+        .map(|x| x.to_bits())
+        .collect()
 }
 
 fn filter_k(k: u64) -> Filter {
@@ -288,7 +292,12 @@ fn check(shard: &Shard<MemStorage>, model: &Model, rng: &mut Rng, ctx: &str) {
         let mut scored: Vec<(f32, u64)> = model
             .iter()
             .filter(|(_, p)| !filtered || passes_k(p, k))
-            .filter_map(|(id, p)| Some((metric.score(&query, p.vectors.get(&spec.name)?), *id)))
+            .filter_map(|(id, p)| {
+                Some((
+                    metric.score(&query, p.vectors.get(&spec.name)?.as_dense()?),
+                    *id,
+                ))
+            })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         want.extend(scored.iter().take(top).map(|(s, id)| (s.to_bits(), *id)));

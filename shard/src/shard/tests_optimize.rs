@@ -28,8 +28,8 @@ fn point(i: u64, k: i64) -> PointWrite {
     PointWrite {
         id: n(i),
         vectors: vec![
-            (String::new(), vec![i as f32, 1.0, -(k as f32)]),
-            ("b".into(), vec![k as f32, 0.5]),
+            (String::new(), vec![i as f32, 1.0, -(k as f32)].into()),
+            ("b".into(), vec![k as f32, 0.5].into()),
         ],
         payload: Some(payload),
     }
@@ -519,35 +519,71 @@ fn model_with_optimizations_under_heavy_faults() {
 fn measure_rewrite_steps_that_do_not_yield() {
     use crate::schema::{Distance, VectorSpec};
     use crate::segment::{Segment, SegmentBuilder};
-    const POINTS: u64 = 200_000;
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
     const DIM: usize = 128;
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+        static LONGEST: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+    }
+    fn pause() -> super::PauseFuture {
+        let now = Instant::now();
+        if let Some(last) = LAST.with(|l| l.get()) {
+            LONGEST.with(|m| m.set(m.get().max(now - last)));
+        }
+        LAST.with(|l| l.set(Some(now)));
+        Box::pin(async {})
+    }
     let schema = ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,
             distance: Distance::Dot,
         }],
     };
-    let mut builder = SegmentBuilder::with_capacity(&schema, POINTS as usize).unwrap();
     let v: Vec<f32> = (0..DIM).map(|d| d as f32 / 7.0).collect();
     let mut payload = Payload::new();
     payload.insert("i".into(), json!(1));
-    let t = std::time::Instant::now();
-    for i in 0..POINTS {
-        builder
-            .push(n(i), i, [("", v.as_slice())], Some(&payload))
-            .unwrap();
+    for points in [50_000u64, 200_000] {
+        let build = || {
+            let mut builder = SegmentBuilder::with_capacity(&schema, points as usize).unwrap();
+            for i in 0..points {
+                builder
+                    .push(n(i), i, [("", v.as_slice())], Some(&payload))
+                    .unwrap();
+            }
+            builder
+        };
+        let builder = build();
+        let t = Instant::now();
+        let bytes = builder.finish().unwrap();
+        let finished = t.elapsed();
+        drop(bytes);
+        let builder = build();
+        let pace = super::Pace {
+            should_yield: || true,
+            pause,
+            pause_every_chunk: false,
+        };
+        LONGEST.with(|m| m.set(Duration::ZERO));
+        let t = Instant::now();
+        LAST.with(|l| l.set(Some(t)));
+        let bytes = futures_lite::future::block_on(builder.finish_paced(pace)).unwrap();
+        let paced = t.elapsed();
+        let tail = LAST
+            .with(|l| l.get())
+            .map_or(Duration::ZERO, |l| l.elapsed());
+        let longest = LONGEST.with(|m| m.get()).max(tail);
+        let len = bytes.len();
+        let t = Instant::now();
+        let segment = Segment::from_bytes("m", bytes).unwrap();
+        let opened = t.elapsed();
+        eprintln!(
+            "{points} x {DIM}: finish {finished:?} in one step; finish_paced {paced:?}, \
+             longest step {longest:?}; validate {opened:?}; {len} bytes"
+        );
+        assert_eq!(segment.len(), points as usize);
     }
-    let pushed = t.elapsed();
-    let t = std::time::Instant::now();
-    let bytes = builder.finish().unwrap();
-    let finished = t.elapsed();
-    let len = bytes.len();
-    let t = std::time::Instant::now();
-    let segment = Segment::from_bytes("m", bytes).unwrap();
-    let opened = t.elapsed();
-    eprintln!(
-        "{POINTS} x {DIM}: push (chunked, yields) {pushed:?}, finish {finished:?}, validate {opened:?}, {len} bytes"
-    );
-    assert_eq!(segment.len(), POINTS as usize);
 }

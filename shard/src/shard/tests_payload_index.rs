@@ -9,6 +9,7 @@ use super::tests::{open, options, point};
 use super::*;
 use crate::filter::{Filter, JsonPath};
 use crate::payload_index::IndexKind;
+use crate::point_id::PointId;
 use crate::select::{PayloadSelector, VectorSelector};
 use crate::store::SearchParams;
 
@@ -103,5 +104,85 @@ fn filtered_search_answers_the_same_with_and_without_payload_indexes() {
                 .collect::<Vec<_>>(),
             before
         );
+    });
+}
+
+/// Filtered scroll pages (from several starting ids), counts and id lists.
+fn reads(shard: &Shard<MemStorage>, filter: &Filter) -> (Vec<Vec<PointId>>, usize, Vec<PointId>) {
+    let pages = [None, Some(0), Some(37), Some(41), Some(85), Some(200)]
+        .into_iter()
+        .map(|from| {
+            shard
+                .scroll(
+                    from.map(PointId::Num),
+                    6,
+                    Some(filter),
+                    &PayloadSelector::None,
+                    &VectorSelector::None,
+                )
+                .into_iter()
+                .map(|r| r.id)
+                .collect()
+        })
+        .collect();
+    (pages, shard.count(Some(filter)), shard.matching_ids(filter))
+}
+
+#[test]
+fn filtered_scroll_and_count_use_the_index_and_answer_the_same() {
+    block_on(async {
+        let fs = MemStorage::new(4);
+        let shard = open(&fs, options()).await;
+        for chunk in [0..40u64, 40..80] {
+            shard
+                .write(WriteOp::Upsert(
+                    chunk.map(|i| point(i, (i % 5) as i64)).collect(),
+                ))
+                .unwrap();
+            assert!(shard.flush().await.unwrap());
+        }
+        shard
+            .write(WriteOp::Upsert(
+                (80..90).map(|i| point(i, (i % 5) as i64)).collect(),
+            ))
+            .unwrap();
+        let filters: Vec<Filter> = [
+            json!({"must": [{"key": "k", "match": {"value": 3}}]}),
+            json!({"must": [{"key": "k", "range": {"gte": 1, "lt": 3}}]}),
+            json!({"must": [{"key": "k", "match": {"any": [0, 4]}}],
+                   "must_not": [{"has_id": [4, 44]}]}),
+        ]
+        .into_iter()
+        .map(|f| Filter::from_value(f).unwrap())
+        .collect();
+        let before: Vec<_> = filters.iter().map(|f| reads(&shard, f)).collect();
+        shard.set_payload_indexes(vec![(JsonPath::parse("k").unwrap(), IndexKind::Integer)]);
+        while shard.payload_index_next() {}
+        assert_eq!(shard.payload_indexed_segment_count(), 2);
+        {
+            let parts = shard.parts.borrow();
+            let slots = super::read::indexed_slots(&parts.segments[1], Some(&filters[0]));
+            assert_eq!(
+                slots.map(|s| s.len()),
+                Some(8),
+                "k == 3 among points 40..80"
+            );
+        }
+        assert_eq!(
+            filters.iter().map(|f| reads(&shard, f)).collect::<Vec<_>>(),
+            before
+        );
+        // k == 3: points 3, 8, …, 88 (18); pages from 37 start at 38.
+        assert_eq!(before[0].1, 18);
+        assert_eq!(before[0].0[2][0], PointId::Num(38));
+        shard
+            .write(WriteOp::Delete(vec![PointId::Num(38), PointId::Num(43)]))
+            .unwrap();
+        // Deleted after the index was built: their slots stay candidates, the bitmap decides.
+        let (pages, count, ids) = reads(&shard, &filters[0]);
+        assert_eq!(count, 16);
+        assert_eq!(pages[2][..2], [PointId::Num(48), PointId::Num(53)]);
+        assert_eq!(ids.len(), 16);
+        assert!(!ids.contains(&PointId::Num(38)));
     });
 }

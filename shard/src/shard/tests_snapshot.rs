@@ -21,8 +21,8 @@ fn point(i: u64, k: i64) -> PointWrite {
     PointWrite {
         id: PointId::Num(i),
         vectors: vec![
-            (String::new(), vec![i as f32, 1.0, 0.0]),
-            ("b".into(), vec![k as f32, 0.5]),
+            (String::new(), vec![i as f32, 1.0, 0.0].into()),
+            ("b".into(), vec![k as f32, 0.5].into()),
         ],
         payload: Some(payload),
     }
@@ -121,5 +121,44 @@ fn copy_taken_during_writes_opens_to_the_snapshot_lsn() {
         copy.write(WriteOp::Upsert(vec![point(30, 4)])).unwrap();
         copy.sync_to(copy.last_lsn()).await.unwrap();
         assert_eq!(state(&shard).len(), 24);
+    });
+}
+
+/// 1 KiB of 3-dim vectors is 86 points: every segment below gets graphs.
+fn index_everything() -> crate::hnsw::IndexSettings {
+    crate::hnsw::IndexSettings {
+        indexing_threshold_kb: 1,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn copy_carries_the_graphs_so_the_copy_needs_no_rebuild() {
+    block_on(async {
+        let fs = MemStorage::new(11);
+        let shard = open(&fs, options()).await;
+        shard.set_index_settings(index_everything());
+        shard
+            .write(WriteOp::Upsert((0..300).map(|i| point(i, 0)).collect()))
+            .unwrap();
+        assert!(shard.flush().await.unwrap());
+        while shard.index_next().await.unwrap() {}
+        let indexed = shard.indexed_vectors_count();
+        assert_eq!(indexed, 600, "two columns of 300 vectors");
+        assert!(!shard.indexing_pending());
+
+        let snap = shard.snapshot_files().await.unwrap();
+        assert!(snap.files.iter().any(|f| f.name.ends_with(".seg.hnsw")));
+        copy_out(&fs, &snap).await;
+        drop(snap);
+
+        let copy = Shard::open(&fs, Path::new(COPY), schema(), options())
+            .await
+            .unwrap();
+        copy.set_index_settings(index_everything());
+        assert_eq!(copy.index_stats().loaded, 1);
+        assert_eq!(copy.indexed_vectors_count(), indexed);
+        assert!(!copy.indexing_pending());
+        assert_eq!(state(&copy), state(&shard));
     });
 }

@@ -37,45 +37,45 @@ pub struct Param {
     pub about: &'static str,
 }
 
+const fn param(name: &'static str, kind: &'static str, about: &'static str) -> Param {
+    Param { name, kind, about }
+}
+
 fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
-const WAIT: Param = Param {
-    name: "wait",
-    kind: "boolean",
-    about: "true: answer once the change is durable; false (default): once it is accepted",
-};
-const ORDERING: Param = Param {
-    name: "ordering",
-    kind: "string",
-    about: "weak, medium or strong; every value means the same on a single node",
-};
-const TIMEOUT: Param = Param {
-    name: "timeout",
-    kind: "integer",
-    about: "seconds the request may take",
-};
-const CONSISTENCY: Param = Param {
-    name: "consistency",
-    kind: "string",
-    about: "read consistency; a single node is always consistent",
-};
-const SNAPSHOT_WAIT: Param = Param {
-    name: "wait",
-    kind: "boolean",
-    about: "true (default): answer when done; false: 202 at once, the job runs on",
-};
-const OPT_WITH: Param = Param {
-    name: "with",
-    kind: "string",
-    about: "comma-separated extras: queued, completed, idle_segments",
-};
-const OPT_COMPLETED: Param = Param {
-    name: "completed_limit",
-    kind: "integer",
-    about: "how many finished optimizations to list",
-};
+const WAIT: Param = param(
+    "wait",
+    "boolean",
+    "true: answer once the change is durable; false (default): once it is accepted",
+);
+const ORDERING: Param = param(
+    "ordering",
+    "string",
+    "weak, medium or strong; every value means the same on a single node",
+);
+const TIMEOUT: Param = param("timeout", "integer", "seconds the request may take");
+const CONSISTENCY: Param = param(
+    "consistency",
+    "string",
+    "read consistency; a single node is always consistent",
+);
+const SNAPSHOT_WAIT: Param = param(
+    "wait",
+    "boolean",
+    "true (default): answer when done; false: 202 at once, the job runs on",
+);
+const OPT_WITH: Param = param(
+    "with",
+    "string",
+    "comma-separated extras: queued, completed, idle_segments",
+);
+const OPT_COMPLETED: Param = param(
+    "completed_limit",
+    "integer",
+    "how many finished optimizations to list",
+);
 const WRITE: &[Param] = &[WAIT, ORDERING, TIMEOUT];
 const READ: &[Param] = &[CONSISTENCY, TIMEOUT];
 const NONE: &[Param] = &[];

@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
-use vexfs_shard::PointId;
+use vexfs_shard::{PointId, Vector};
+
+use crate::qdrant::model::BatchVector;
 
 use super::formula::{Formula, FormulaIn};
 use super::fusion::{Fusion, FusionName, RrfIn};
@@ -21,7 +23,8 @@ const MMR_DIVERSITY_DEFAULT: f32 = 0.5;
 /// What a `nearest` query is near to.
 #[derive(Clone)]
 pub enum Target {
-    Vector(Vec<f32>),
+    /// Dense or sparse.
+    Vector(Vector),
     /// A stored point's vector; the point itself is not a result.
     Point(PointId),
 }
@@ -83,13 +86,11 @@ fn typed<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, Erro
 /// A vector input: a dense vector or a point id; other kinds are refused by name.
 fn target(v: Value) -> Result<Target, Error> {
     match v {
-        Value::Array(ref items) if items.first().is_some_and(Value::is_array) => {
-            Err(Error::unsupported("multivector query"))
-        }
-        Value::Array(_) => Ok(Target::Vector(typed("nearest", v)?)),
+        // Numbers (dense) or rows of numbers (multivector).
+        Value::Array(_) => Ok(Target::Vector(typed::<BatchVector>("nearest", v)?.0)),
         Value::Number(_) | Value::String(_) => Ok(Target::Point(typed("nearest", v)?)),
-        Value::Object(ref m) if m.contains_key("indices") => {
-            Err(Error::unsupported("sparse vector query"))
+        Value::Object(ref m) if m.contains_key("indices") || m.contains_key("values") => {
+            Ok(Target::Vector(typed::<BatchVector>("nearest", v)?.0))
         }
         Value::Object(_) => Err(Error::unsupported(
             "inference query (document, image or object)",
@@ -124,9 +125,14 @@ fn parse_mmr(v: Value) -> Result<Option<Mmr>, Error> {
 
 impl QueryKind {
     fn parse(q: Value) -> Result<QueryKind, Error> {
+        // A bare vector, point id or sparse vector is a `nearest` query.
+        let bare_sparse = q.get("indices").is_some() || q.get("values").is_some();
         let Value::Object(mut m) = q else {
             return Ok(QueryKind::Rank(Ranking::Nearest(target(q)?)));
         };
+        if bare_sparse {
+            return Ok(QueryKind::Rank(Ranking::Nearest(target(Value::Object(m))?)));
+        }
         if let Some(inner) = m.remove("nearest") {
             let mmr = match m.remove("mmr") {
                 Some(v) => parse_mmr(v)?,

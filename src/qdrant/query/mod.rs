@@ -20,7 +20,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vexfs_shard::filter::Filter;
-use vexfs_shard::{PointId, Record, ScoredRecord};
+use vexfs_shard::{PointId, Record, ScoredRecord, Vector};
 
 use self::hit::Hit;
 use self::kind::QueryKind;
@@ -91,7 +91,7 @@ async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<QueryPoi
             rank::resolve(core, name, &root.using, r, root.lookup.as_ref()).await?;
         let plan = Plan {
             vector_name: root.using,
-            vector: Vec::new(),
+            vector: Vector::Dense(Vec::new()),
             exclude,
             limit,
             offset,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use vexfs_shard::distance::Metric;
 use vexfs_shard::filter::Filter;
-use vexfs_shard::{PayloadSelector, PointId, VectorSelector};
+use vexfs_shard::{PayloadSelector, PointId, Vector, VectorSelector};
 
 use super::formula::{Candidate, Formula, PointInputs};
 use super::hit::{sort_best_first, Hit};
@@ -21,7 +21,7 @@ use crate::qdrant::error::Error;
 use crate::qdrant::lookup::Lookup;
 use crate::qdrant::order_by;
 use crate::qdrant::recommend::{self, run_query_with, Query};
-use crate::qdrant::search::{nearest, stored_vectors, Plan};
+use crate::qdrant::search::{nearest, stored_any, Plan};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, ReadShape};
 
@@ -59,13 +59,13 @@ async fn target_vector(
     using: &str,
     t: Target,
     lookup: Option<&Lookup>,
-) -> Result<(Vec<f32>, Vec<PointId>), Error> {
+) -> Result<(Vector, Vec<PointId>), Error> {
     Lookup::check(lookup, core)?;
     match t {
         Target::Vector(v) => Ok((v, Vec::new())),
         Target::Point(id) => {
             let (from, vector) = Lookup::source(lookup, name, using);
-            let v = stored_vectors(core, from, vector, &[id])
+            let v = stored_any(core, from, vector, &[id])
                 .await?
                 .pop()
                 .ok_or_else(|| Error::Internal("stored vector lookup".into()))?;
@@ -86,7 +86,7 @@ pub async fn ranked(
     let (query, exclude) = resolve(core, name, using, r, lookup).await?;
     let plan = Plan {
         vector_name: using.to_owned(),
-        vector: Vec::new(),
+        vector: Vector::Dense(Vec::new()),
         exclude,
         limit: scope.window,
         offset: 0,
@@ -109,6 +109,9 @@ pub async fn diverse(
     scope: Scope,
 ) -> Result<Vec<Hit>, Error> {
     let (vector, exclude) = target_vector(core, name, using, t, lookup).await?;
+    let Vector::Dense(vector) = vector else {
+        return Err(Error::unsupported("mmr with a sparse vector"));
+    };
     let metric = {
         let catalog = core.catalog.borrow();
         let coll = catalog.get(name)?;
@@ -123,7 +126,7 @@ pub async fn diverse(
     metric.preprocess(&mut query);
     let plan = Plan {
         vector_name: using.to_owned(),
-        vector,
+        vector: Vector::Dense(vector),
         exclude,
         limit: m.candidates_limit.unwrap_or(scope.window).max(1),
         offset: 0,
@@ -139,7 +142,13 @@ pub async fn diverse(
         .into_iter()
         .filter_map(|s| {
             let hit = Hit::from_scored(&s);
-            let v = s.record.vectors?.into_iter().find(|(n, _)| n == using)?.1;
+            let v = s
+                .record
+                .vectors?
+                .into_iter()
+                .find(|(n, _)| n == using)?
+                .1
+                .into_dense()?;
             Some((hit, v))
         })
         .collect();

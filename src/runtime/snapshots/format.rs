@@ -5,6 +5,7 @@
 //! config.json                       the collection's CollectionConfig, as in its directory
 //! shard-<s>/manifest.json           per shard: the manifest as of the shard's LSN,
 //! shard-<s>/seg-<lsn>.seg[.del-…]   the segments and deletion sidecars it names,
+//! shard-<s>/seg-<lsn>.seg.<ext>     derived files of those segments (`.hnsw` graphs …)
 //! shard-<s>/wal-<first lsn>.log     the log files, the last one cut after the shard's LSN
 //! ```
 //!

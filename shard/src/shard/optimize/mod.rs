@@ -65,6 +65,7 @@ use crate::point_id::PointId;
 use crate::segment::{
     read_deleted, write_segment, DeletedSet, Segment, SegmentBuilder, SegmentError,
 };
+use crate::vector::VectorRef;
 use crate::wal::Lsn;
 
 pub use plan::{OptimizationKind, Plan};
@@ -333,23 +334,29 @@ impl<S: Storage> Shard<S> {
         }
         order.sort_unstable_by_key(|(id, _, _)| *id);
         let mut builder = SegmentBuilder::with_capacity(&self.schema, order.len())?;
+        let pace = self.options.pace;
         let mut done = 0;
-        for chunk in order.chunks(self.options.flush_chunk_points) {
+        while done < order.len() {
+            // At most `flush_chunk_points` per borrow, fewer when the pace asks for a pause.
+            let chunk_end = (done + self.options.flush_chunk_points.max(1)).min(order.len());
             {
                 let parts = self.parts.borrow();
-                for &(id, k, slot) in chunk {
+                while let Some(&(id, k, slot)) = order.get(done) {
                     push_slot(&mut builder, &parts.segments[sources[k].index], id, slot)?;
+                    done += 1;
+                    if done == chunk_end || pace.should_yield() {
+                        break;
+                    }
                 }
             }
-            done += chunk.len();
             if let Some(r) = &mut self.optimizer_state.borrow_mut().running {
                 r.points_done = done;
             }
-            futures_lite::future::yield_now().await;
+            pace.pause_if_needed().await;
             self.check_open()?;
         }
         builder.set_flushed_lsn(f);
-        Ok(Some(builder.finish()?))
+        Ok(Some(builder.finish_paced(self.options.pace).await?))
     }
 
     /// A segment name no file and no manifest entry uses (see [`merged_segment_name`]).
@@ -425,12 +432,29 @@ fn push_slot(
     slot: u32,
 ) -> Result<()> {
     let seg = &source.segment;
-    let vectors: Vec<(&str, &[f32])> = seg
-        .columns()
+    let dense =
+        seg.columns().iter().enumerate().filter_map(|(c, info)| {
+            Some((info.name.as_str(), VectorRef::Dense(seg.vector(c, slot)?)))
+        });
+    let sparse = seg
+        .sparse_names()
         .iter()
         .enumerate()
-        .filter_map(|(c, info)| Some((info.name.as_str(), seg.vector(c, slot)?)))
-        .collect();
+        .filter_map(|(c, name)| {
+            let (i, v) = seg.sparse_vector(c, slot)?;
+            Some((name.as_str(), VectorRef::Sparse(i, v)))
+        });
+    let multi = seg
+        .multi_columns()
+        .iter()
+        .enumerate()
+        .filter_map(|(c, info)| {
+            Some((
+                info.name.as_str(),
+                VectorRef::Multi(info.dim, seg.multi_vector(c, slot)?),
+            ))
+        });
+    let vectors: Vec<(&str, VectorRef<'_>)> = dense.chain(sparse).chain(multi).collect();
     let version = seg
         .version(slot)
         .ok_or_else(|| SegmentError::corrupt(seg.path(), format!("slot {slot} out of range")))?;
