@@ -21,6 +21,8 @@ const DIM: usize = 16;
 
 fn schema() -> ShardSchema {
     ShardSchema {
+        sparse: Vec::new(),
+        multi: Vec::new(),
         vectors: vec![VectorSpec {
             name: String::new(),
             dim: DIM,
@@ -88,7 +90,10 @@ fn codes_are_built_loaded_rebuilt_and_removed() {
                 id: PointId::Num(i),
                 vectors: vec![(
                     String::new(),
-                    (0..DIM).map(|d| ((i * 7 + d as u64) % 13) as f32).collect(),
+                    (0..DIM)
+                        .map(|d| ((i * 7 + d as u64) % 13) as f32)
+                        .collect::<Vec<f32>>()
+                        .into(),
                 )],
                 payload: None,
             })
