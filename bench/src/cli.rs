@@ -115,6 +115,33 @@ pub struct Args {
     /// `recall`: longest wait for the server to finish indexing.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub index_timeout: Duration,
+    /// `recall`: the collection's `quantization_config` (scalar: int8, quantile 0.99;
+    /// product: x16; binary: one bit).
+    #[arg(long, value_enum, default_value_t = QuantizationArg::None)]
+    pub quantization: QuantizationArg,
+    /// `recall`: search `params.quantization.oversampling` (unset: the server's default).
+    #[arg(long)]
+    pub oversampling: Option<f64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantizationArg {
+    None,
+    Scalar,
+    Binary,
+    Product,
+}
+
+impl QuantizationArg {
+    /// The `quantization_config` JSON sent at creation.
+    pub fn config_json(self) -> &'static str {
+        match self {
+            QuantizationArg::None => "null",
+            QuantizationArg::Scalar => r#"{"scalar":{"type":"int8","quantile":0.99}}"#,
+            QuantizationArg::Binary => r#"{"binary":{}}"#,
+            QuantizationArg::Product => r#"{"product":{"compression":"x16"}}"#,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

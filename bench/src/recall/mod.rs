@@ -4,7 +4,8 @@
 //! Order of a run: build the data set (`dataset`), compute exact ground truth locally with the
 //! engine's kernels on every core (`truth`), then per target: create, upload, wait for
 //! indexing (`server`), run every row (`query`), score and report (`report`). Both targets of
-//! `--compare` get the same data, queries and ground truth.
+//! `--compare` get the same data, queries and ground truth. `--quantization` sets the
+//! collection's `quantization_config`, `--oversampling` the searches' oversampling.
 
 mod dataset;
 mod query;
@@ -237,9 +238,13 @@ fn search_requests(
             let mut s = String::with_capacity(data.dim * 12 + 160);
             s.push_str("{\"vector\":");
             server::push_vector(&mut s, data.query(i));
+            let quantization = match args.oversampling {
+                Some(o) => format!(",\"quantization\":{{\"oversampling\":{o}}}"),
+                None => String::new(),
+            };
             let _ = write!(
                 s,
-                ",\"limit\":{},\"params\":{{\"hnsw_ef\":{ef}}},\"with_payload\":false",
+                ",\"limit\":{},\"params\":{{\"hnsw_ef\":{ef}{quantization}}},\"with_payload\":false",
                 args.top_k
             );
             if filtered {

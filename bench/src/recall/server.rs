@@ -38,9 +38,10 @@ pub fn create_and_fill(
     let path = format!("/collections/{}", args.collection);
     client.call("DELETE", &path, None)?;
     let create = format!(
-        "{{\"vectors\":{{\"size\":{},\"distance\":\"{}\"}}}}",
+        "{{\"vectors\":{{\"size\":{},\"distance\":\"{}\"}},\"quantization_config\":{}}}",
         data.dim,
-        args.distance.qdrant_name()
+        args.distance.qdrant_name(),
+        args.quantization.config_json()
     );
     client.call_ok("PUT", &path, Some(create.as_bytes()))?;
     let index = format!("{{\"field_name\":\"{TAG_FIELD}\",\"field_schema\":\"keyword\"}}");

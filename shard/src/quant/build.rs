@@ -29,7 +29,6 @@ pub struct ColumnCodesBuilder {
     code_bytes: usize,
     codes: Vec<u8>,
     floats: Vec<f32>,
-    sums: Vec<u32>,
 }
 
 impl ColumnCodesBuilder {
@@ -61,11 +60,6 @@ impl ColumnCodesBuilder {
             code_bytes,
             codes: vec![0; total],
             floats,
-            sums: if matches!(config, QuantConfig::Scalar { .. }) {
-                vec![0; slots]
-            } else {
-                Vec::new()
-            },
         })
     }
 
@@ -110,10 +104,7 @@ impl ColumnCodesBuilder {
                     lo: self.floats[0],
                     step: self.floats[1],
                 };
-                let sum = scalar::encode(range, v, out);
-                if let Some(s) = self.sums.get_mut(slot as usize) {
-                    *s = sum;
-                }
+                scalar::encode(range, v, out);
             }
             QuantConfig::Binary => binary::encode(v, out),
             QuantConfig::Product { compression } => {
@@ -133,7 +124,6 @@ impl ColumnCodesBuilder {
             code_bytes: self.code_bytes as u32,
             codes: self.codes,
             floats: self.floats.iter().map(|f| f.to_bits()).collect(),
-            sums: self.sums,
         }
     }
 }

@@ -61,8 +61,6 @@ pub(crate) struct ColumnBody {
     /// Scalar: `[lo, step]` as f32 bits. Product: the codebooks, f32 bits,
     /// `sub-vectors × PQ_CENTROIDS × dims per code`. Binary: empty.
     pub floats: Vec<u32>,
-    /// Scalar: each slot's sum of codes (the dot product's correction term). Otherwise empty.
-    pub sums: Vec<u32>,
 }
 
 pub(crate) fn config_code(config: QuantConfig) -> (u8, u32) {
@@ -178,10 +176,6 @@ pub(crate) fn check_body(path: &str, slots: u64, body: &ArchivedBody) -> Result<
         }
         if c.floats.len() != floats {
             return Err(bad(format!("{} table values", c.floats.len())));
-        }
-        let sums = if c.kind == KIND_SCALAR { slots } else { 0 };
-        if c.sums.len() != sums {
-            return Err(bad(format!("{} sums for {slots} slots", c.sums.len())));
         }
         if u32s(c.floats.as_slice())
             .iter()

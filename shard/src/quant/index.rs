@@ -123,7 +123,7 @@ impl QuantIndex {
         self.body()
             .columns
             .iter()
-            .map(|c| c.codes.len() + 4 * (c.floats.len() + c.sums.len()))
+            .map(|c| c.codes.len() + 4 * c.floats.len())
             .sum()
     }
 
@@ -240,10 +240,7 @@ impl<'a> QuantColumn<'a> {
             return None;
         }
         match query {
-            QuantQuery::Scalar(q) => {
-                let sum = self.body.sums.get(slot as usize)?.to_native();
-                Some(scalar::score(self.range(), self.distance, q, code, sum))
-            }
+            QuantQuery::Scalar(q) => Some(scalar::score(self.range(), self.distance, q, code)),
             QuantQuery::Binary(q) => Some(binary::score(self.distance, self.dim, q, code)),
             QuantQuery::Product(t) => Some(product::score(t, code)),
         }

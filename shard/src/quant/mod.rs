@@ -22,6 +22,8 @@ pub mod scalar;
 pub mod search;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shard;
 
 use std::path::Path;
 

@@ -1,12 +1,14 @@
 //! Scalar (int8) quantization: every component becomes one byte over the column's value
 //! range, clipped to a quantile so a few outliers do not waste the 256 levels.
 //!
-//! With `x ≈ lo + step·c` (c in 0..=255) for stored and query components alike:
-//! - dot: `q·x ≈ step²·Σ cq·cx + lo·step·(Σ cq + Σ cx) + dim·lo²`; `Σ cx` is stored per slot;
-//! - squared Euclid: `step²·Σ (cq − cx)²` (the offset cancels);
-//! - Manhattan: `step·Σ |cq − cx|`.
+//! With `x ≈ lo + step·c` (c in 0..=255):
+//! - dot (and Cosine): the query stays f32 (asymmetric, no query rounding error):
+//!   `q·x ≈ lo·Σ q + step·Σ q·c` ([`uint8::dot_f32_u8`]);
+//! - squared Euclid: the query is encoded too, `step²·Σ (cq − cx)²` (the offset cancels);
+//! - Manhattan: likewise, `step·Σ |cq − cx|`.
 //!
-//! The sums are exact integers from the uint8 kernels ([`crate::distance::uint8`]).
+//! The encoded-query sums are exact integers from the uint8 kernels
+//! ([`crate::distance::uint8`]).
 
 use crate::distance::uint8;
 use crate::schema::Distance;
@@ -50,48 +52,65 @@ pub fn train(values: &mut [f32], quantile: f32) -> ScalarRange {
     }
 }
 
-/// Encodes `v` into `out` (same length); returns the sum of the codes.
-pub fn encode(range: ScalarRange, v: &[f32], out: &mut [u8]) -> u32 {
-    let mut sum = 0u32;
+/// Encodes `v` into `out` (same length).
+pub fn encode(range: ScalarRange, v: &[f32], out: &mut [u8]) {
     for (x, c) in v.iter().zip(out.iter_mut()) {
         let level = ((x - range.lo) / range.step).round();
         *c = level.clamp(0.0, LEVELS_MAX) as u8;
-        sum += u32::from(*c);
     }
-    sum
 }
 
-/// A query encoded like stored vectors.
+/// A query prepared for scoring: encoded like stored vectors, and kept as is with its sum.
 #[derive(Clone, Debug)]
 pub struct ScalarQuery {
     pub codes: Vec<u8>,
-    pub sum: u32,
+    pub raw: Vec<f32>,
+    pub raw_sum: f32,
 }
 
 pub fn prepare(range: ScalarRange, q: &[f32]) -> ScalarQuery {
     let mut codes = vec![0u8; q.len()];
-    let sum = encode(range, q, &mut codes);
-    ScalarQuery { codes, sum }
+    encode(range, q, &mut codes);
+    ScalarQuery {
+        codes,
+        raw: q.to_vec(),
+        raw_sum: q.iter().sum(),
+    }
 }
 
-/// Internal ("higher is closer") score estimate of `code` (whose code sum is `sum`).
+/// Internal ("higher is closer") score estimate of `code`.
 #[inline]
-pub fn score(
-    range: ScalarRange,
-    distance: Distance,
-    q: &ScalarQuery,
-    code: &[u8],
-    sum: u32,
-) -> f32 {
+pub fn score(range: ScalarRange, distance: Distance, q: &ScalarQuery, code: &[u8]) -> f32 {
     let s = range.step;
     match distance {
         Distance::Cosine | Distance::Dot => {
-            let dim = q.codes.len() as f32;
-            s * s * uint8::dot(&q.codes, code)
-                + range.lo * s * (q.sum as f32 + sum as f32)
-                + dim * range.lo * range.lo
+            range.lo * q.raw_sum + s * uint8::dot_f32_u8(&q.raw, code)
         }
         Distance::Euclid => -(s * s) * uint8::squared_euclid(&q.codes, code),
         Distance::Manhattan => -s * uint8::manhattan(&q.codes, code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_approximate_exact_ones() {
+        let v: Vec<f32> = (0..64).map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0).collect();
+        let q: Vec<f32> = (0..64).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect();
+        let mut values = v.clone();
+        values.extend_from_slice(&q);
+        let range = train(&mut values, 1.0);
+        let mut code = vec![0u8; 64];
+        encode(range, &v, &mut code);
+        let prepared = prepare(range, &q);
+        let dot: f32 = q.iter().zip(&v).map(|(a, b)| a * b).sum();
+        let sq: f32 = q.iter().zip(&v).map(|(a, b)| (a - b) * (a - b)).sum();
+        let l1: f32 = q.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
+        let est = |d| score(range, d, &prepared, &code);
+        assert!((est(Distance::Dot) - dot).abs() < 0.05 * dot.abs().max(1.0));
+        assert!((est(Distance::Euclid) + sq).abs() < 0.05 * sq.max(1.0));
+        assert!((est(Distance::Manhattan) + l1).abs() < 0.05 * l1.max(1.0));
     }
 }

@@ -233,6 +233,11 @@ fn rescored_search_finds_the_exact_top_10() {
         let seg = segment(distance);
         let metric = Metric(distance);
         for config in ALL {
+            // Product training is the slow part of a debug build: its tables differ per
+            // metric only in the partial score, so two metrics cover it.
+            if config == PRODUCT && matches!(distance, Distance::Dot | Distance::Euclid) {
+                continue;
+            }
             let quant = QuantIndex::from_bytes("t.quant", build(&seg, config)).unwrap();
             let mut g = Gen(99);
             for _ in 0..QUERIES {

@@ -218,8 +218,8 @@ impl<S: Storage> Shard<S> {
         let (quantized, original) = self.quantized_bytes();
         tracing::info!(
             path = %path.display(),
-            quantized_bytes = quantized,
-            original_bytes = original,
+            shard_quantized_bytes = quantized,
+            shard_original_bytes = original,
             "quantized codes built"
         );
         Ok(true)

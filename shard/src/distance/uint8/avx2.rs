@@ -47,6 +47,21 @@ fn manhattan(a: &[u8], b: &[u8]) -> f32 {
     unsafe { sad_sum(a, b) }
 }
 
+/// The AVX2 build of [`super::scalar::dot_f32_u8`], if this CPU has AVX2.
+pub(super) fn dot_f32_u8_kernel() -> Option<super::F32U8Kernel> {
+    is_x86_feature_detected!("avx2").then_some(dot_f32_u8 as super::F32U8Kernel)
+}
+
+fn dot_f32_u8(q: &[f32], c: &[u8]) -> f32 {
+    // SAFETY: only handed out by `dot_f32_u8_kernel` after AVX2 was detected.
+    unsafe { dot_f32_u8_avx2(q, c) }
+}
+
+#[target_feature(enable = "avx2")]
+fn dot_f32_u8_avx2(q: &[f32], c: &[u8]) -> f32 {
+    super::scalar::dot_f32_u8(q, c)
+}
+
 /// Loads `s[at..at + 16]` widened to 16 × i16 (zero-extended).
 #[target_feature(enable = "avx2")]
 #[inline]
