@@ -154,3 +154,51 @@ fn a_shard_behind_the_catalog_catches_up_at_open() {
         assert!(search_b(&shard, &[1.0, 0.0, 0.0, 0.0]).unwrap().is_empty());
     });
 }
+
+#[test]
+fn graphs_of_a_deleted_space_are_not_counted_and_reopen_keeps_the_others() {
+    let settings = || crate::hnsw::IndexSettings {
+        indexing_threshold_kb: 1,
+        ..Default::default()
+    };
+    block_on(async {
+        let fs = MemStorage::new(9);
+        let shard = reopen(&fs, schema()).await;
+        shard.set_index_settings(settings());
+        let points: Vec<PointWrite> = (1..=200).map(|i| point(i, i as i64 % 5)).collect();
+        shard.write(WriteOp::Upsert(points)).unwrap();
+        assert!(shard.flush().await.unwrap());
+        assert!(shard.index_next().await.unwrap());
+        assert_eq!(shard.indexed_vectors_count(), 400, "graphs of \"\" and b");
+
+        let lsn = shard.set_schema(without_b()).unwrap();
+        shard.sync_to(lsn).await.unwrap();
+        assert_eq!(shard.indexed_vectors_count(), 200);
+        drop(shard);
+
+        // The segment's file still holds b and its graph: the open neither refuses nor
+        // rebuilds them, and the graph of "" still answers.
+        let shard = reopen(&fs, without_b()).await;
+        shard.set_index_settings(settings());
+        assert_eq!(shard.index_stats().loaded, 1);
+        assert_eq!(shard.indexed_vectors_count(), 200);
+        assert!(!shard.index_next().await.unwrap(), "nothing to build");
+        assert_eq!(names_of(&shard, 7), vec![String::new()]);
+        let params = SearchParams {
+            vector_name: "",
+            query: &[1.0, 0.0, 0.0],
+            top: 3,
+            threshold: None,
+            filter: None,
+            hnsw_ef: None,
+            exact: false,
+            indexed_only: false,
+            quantization: Default::default(),
+        };
+        let hits = shard
+            .search(&params, &PayloadSelector::None, &VectorSelector::None)
+            .unwrap();
+        let ids: Vec<PointId> = hits.into_iter().map(|(_, r)| r.id).collect();
+        assert_eq!(ids, vec![n(200), n(199), n(198)]);
+    });
+}
