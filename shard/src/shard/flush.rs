@@ -216,6 +216,8 @@ impl<S: Storage> Shard<S> {
                     quant: None,
                     payload_index_version: 0,
                 });
+                // The spaces may have changed while it was built.
+                parts.hide_stale_vectors();
             }
             *self.manifest.borrow_mut() = manifest.clone();
         }

@@ -96,6 +96,24 @@ impl Parts {
         }
     }
 
+    /// Tells every segment which of its vector spaces are not current any more, for its
+    /// filters (reads and searches check [`PointStore::space_visible`] themselves). Called
+    /// when the spaces change and when a segment is installed.
+    pub fn hide_stale_vectors(&mut self) {
+        let current = &self.mutable;
+        for e in &mut self.segments {
+            let lsn = e.segment.flushed_lsn();
+            let hidden = e
+                .segment
+                .schema()
+                .names()
+                .filter(|name| !current.space_visible(name, lsn))
+                .map(str::to_owned)
+                .collect();
+            e.segment.set_hidden_vectors(hidden);
+        }
+    }
+
     /// Where the live point `id` is, if anywhere.
     pub fn locate(&self, id: PointId) -> Option<Loc> {
         if let Some(slot) = self.mutable.slot(id) {
@@ -188,6 +206,10 @@ impl Parts {
             }
             WriteOp::SetSchema(_) => {}
         }
+        let spaces_changed = matches!(op, WriteOp::SetSchema(_));
         self.mutable.apply(op, lsn);
+        if spaces_changed {
+            self.hide_stale_vectors();
+        }
     }
 }

@@ -91,6 +91,7 @@ impl<S: Storage + Clone> Shard<S> {
             parts.apply(op, lsn);
         }
         check_segment_columns(&parts)?;
+        parts.hide_stale_vectors();
         Ok(Shard {
             storage: storage.clone(),
             dir: dir.to_path_buf(),

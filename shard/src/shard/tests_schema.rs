@@ -62,6 +62,13 @@ fn search_b(shard: &Shard<MemStorage>, query: &[f32]) -> crate::error::Result<Ve
     Ok(hits.into_iter().map(|(_, r)| r.id).collect())
 }
 
+/// Points a `has_vector: b` filter passes.
+fn count_with_b(shard: &Shard<MemStorage>) -> usize {
+    let filter: crate::filter::Filter =
+        serde_json::from_value(serde_json::json!({"must": [{"has_vector": "b"}]})).unwrap();
+    shard.count(Some(&filter))
+}
+
 async fn reopen(fs: &MemStorage, schema: ShardSchema) -> Shard<MemStorage> {
     Shard::open(fs, Path::new(DIR), schema, options())
         .await
@@ -86,6 +93,7 @@ fn deleted_space_is_gone_from_every_part_and_a_new_one_starts_empty() {
             assert_eq!(names_of(&shard, i), vec![String::new()], "point {i}");
         }
         assert!(search_b(&shard, &[1.0, 0.5]).is_err());
+        assert_eq!(count_with_b(&shard), 0);
         // Writes naming it are refused.
         assert!(shard.write(WriteOp::Upsert(vec![point(4, 4)])).is_err());
 
@@ -115,6 +123,7 @@ fn deleted_space_is_gone_from_every_part_and_a_new_one_starts_empty() {
                 assert_eq!(names_of(shard, i), vec![String::new()], "point {i}");
             }
             assert_eq!(names_of(shard, 5), vec![String::new(), "b".to_owned()]);
+            assert_eq!(count_with_b(shard), 1);
         };
         let shard = reopen(&fs, with_new_b()).await;
         check(&shard);

@@ -426,6 +426,8 @@ impl<S: Storage> Shard<S> {
         });
         if let Some(e) = entry {
             parts.segments.insert(at, e);
+            // The spaces may have changed while it was built.
+            parts.hide_stale_vectors();
         }
         drop(parts);
         self.wake_indexer();
