@@ -621,6 +621,41 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_change_round_trips_and_a_damaged_one_is_refused() {
+        use crate::schema::{Distance, Modifier, MultiSpec, SparseSpec, VectorSpec};
+        let schema = ShardSchema {
+            vectors: vec![VectorSpec {
+                name: "d".into(),
+                dim: 3,
+                distance: Distance::Euclid,
+            }],
+            sparse: vec![SparseSpec {
+                name: "sp".into(),
+                modifier: Modifier::Idf,
+            }],
+            multi: vec![MultiSpec {
+                name: "m".into(),
+                dim: 2,
+                distance: Distance::Cosine,
+            }],
+        };
+        let op = WriteOp::SetSchema(schema);
+        let mut bytes = Vec::new();
+        op.encode(&mut bytes);
+        assert_eq!(bytes[0], TAG_SET_SCHEMA);
+        assert_eq!(WriteOp::decode(&bytes).unwrap(), op);
+        assert!(op.ids().is_empty() && op.with_ids(Vec::new()).is_none());
+        // Cut short, a length past the record, JSON that is not a schema.
+        assert!(WriteOp::decode(&bytes[..bytes.len() - 1]).is_err());
+        let mut long = bytes.clone();
+        long[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(WriteOp::decode(&long).is_err());
+        let mut junk = vec![TAG_SET_SCHEMA, 2, 0, 0, 0];
+        junk.extend_from_slice(b"[]");
+        assert!(WriteOp::decode(&junk).is_err());
+    }
+
+    #[test]
     fn refuses_a_sparse_record_with_repeated_indices() {
         let mut bytes = vec![TAG_UPDATE_VECTORS_KINDS, 1, 0, 0, 0, ID_NUM];
         bytes.extend_from_slice(&3u64.to_le_bytes());
