@@ -119,6 +119,14 @@ fn check_deleted(s: &Server) {
             .contains("Not existing vector name"),
         "{v}"
     );
+    // Filters see no point with it, wherever the point is stored.
+    let (st, v) = status(
+        s,
+        "POST",
+        "/collections/c/points/count",
+        json!({"exact": true, "filter": {"must": [{"has_vector": "a"}]}}),
+    );
+    assert_eq!((st, v["result"]["count"].as_u64()), (200, Some(0)), "{v}");
     // Writes naming it are refused; the others still work.
     let (st, v) = status(
         s,
@@ -265,4 +273,63 @@ fn errors_are_qdrant_shaped() {
         "{p}"
     );
     assert_eq!(names_of(&s, 1), vec!["a"]);
+}
+
+#[test]
+fn a_collection_with_one_unnamed_vector_takes_sparse_names_only() {
+    let s = Server::start_with_config(CONFIG);
+    ok(
+        &s,
+        "PUT",
+        "/collections/c",
+        json!({"vectors": {"size": 2, "distance": "Dot"}}),
+    );
+    ok(
+        &s,
+        "PUT",
+        "/collections/c/points?wait=true",
+        json!({"points": [{"id": 1, "vector": [1.0, 0.0]}, {"id": 2, "vector": [0.0, 1.0]}]}),
+    );
+    ok(
+        &s,
+        "PUT",
+        "/collections/c/vectors/sp",
+        json!({"sparse": {}}),
+    );
+    ok(
+        &s,
+        "PUT",
+        "/collections/c/points/vectors?wait=true",
+        json!({"points": [{"id": 2, "vector": {"sp": {"indices": [3], "values": [1.5]}}}]}),
+    );
+    assert_eq!(
+        search_ids(
+            &s,
+            json!({"query": {"indices": [3], "values": [1.0]}, "using": "sp"})
+        ),
+        vec![2]
+    );
+    assert_eq!(params(&s)["vectors"], json!({"size": 2, "distance": "Dot"}));
+    let (st, v) = status(
+        &s,
+        "PUT",
+        "/collections/c/vectors/d",
+        json!({"dense": {"size": 3, "distance": "Dot"}}),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["status"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("single unnamed vector"),
+        "{v}"
+    );
+    ok(&s, "DELETE", "/collections/c/vectors/sp", json!(null));
+    assert!(params(&s)["sparse_vectors"]
+        .as_object()
+        .is_none_or(|m| m.is_empty()));
+    assert_eq!(
+        search_ids(&s, json!({"query": [1.0, 0.0], "limit": 1})),
+        vec![1]
+    );
 }
