@@ -65,6 +65,9 @@ pub enum Route {
     Batch(String),
     CreateIndex(String),
     DeleteIndex(String, String),
+    /// Collection, vector name (`PUT`: create it, `DELETE`: delete it).
+    CreateVectorName(String, String),
+    DeleteVectorName(String, String),
     Snapshot(SnapshotRoute),
     /// The path exists but not with this method.
     MethodNotAllowed,
@@ -106,7 +109,9 @@ impl Route {
             | Route::DeleteVectors(_)
             | Route::Batch(_)
             | Route::CreateIndex(_)
-            | Route::DeleteIndex(..) => true,
+            | Route::DeleteIndex(..)
+            | Route::CreateVectorName(..)
+            | Route::DeleteVectorName(..) => true,
             Route::Snapshot(r) => r.is_write(),
             Route::Root
             | Route::Healthz
@@ -242,6 +247,14 @@ fn match_path(m: Method, segs: &[&str]) -> Option<Option<Route>> {
         ["collections", c, "index", field] => {
             let (c, field) = (decode(c)?, decode(field)?);
             (m == Delete).then_some(Route::DeleteIndex(c, field))
+        }
+        ["collections", c, "vectors", v] => {
+            let (c, v) = (decode(c)?, decode(v)?);
+            match m {
+                Put => Some(Route::CreateVectorName(c, v)),
+                Delete => Some(Route::DeleteVectorName(c, v)),
+                _ => None,
+            }
         }
         ["collections", c, "optimizations"] => {
             let c = decode(c)?;

@@ -9,11 +9,14 @@
 //! vector of `rows × dim` floats); the older tags 1 and 7 (dense only, no kind byte)
 //! are still read, so logs written before sparse vectors replay. Operations that name points by filter are
 //! resolved to ids on the owning shard before they are logged, so replay is exact.
+//! A change of the collection's vector spaces (tag 11) is `len u32` then the new schema
+//! as JSON: logged in order with the writes, so replay sees each write under its schema.
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::point_id::PointId;
+use crate::schema::ShardSchema;
 use crate::vector::{MultiVector, SparseVector, Vector};
 
 /// A point's payload: a JSON object.
@@ -58,6 +61,9 @@ pub enum WriteOp {
         ids: Vec<PointId>,
         names: Vec<String>,
     },
+    /// The collection's vector spaces become these (a named vector created or deleted):
+    /// points keep the vectors whose space remains; a new space starts empty.
+    SetSchema(ShardSchema),
 }
 
 const TAG_UPSERT: u8 = 1;
@@ -70,6 +76,7 @@ const TAG_UPDATE_VECTORS: u8 = 7;
 const TAG_DELETE_VECTORS: u8 = 8;
 const TAG_UPSERT_KINDS: u8 = 9;
 const TAG_UPDATE_VECTORS_KINDS: u8 = 10;
+const TAG_SET_SCHEMA: u8 = 11;
 const KIND_DENSE: u8 = 0;
 const KIND_SPARSE: u8 = 1;
 const KIND_MULTI: u8 = 2;
@@ -89,6 +96,7 @@ impl WriteOp {
             | WriteOp::DeletePayload { ids, .. }
             | WriteOp::ClearPayload(ids)
             | WriteOp::DeleteVectors { ids, .. } => ids.len(),
+            WriteOp::SetSchema(_) => 0,
         }
     }
 
@@ -103,6 +111,7 @@ impl WriteOp {
             | WriteOp::DeletePayload { ids, .. }
             | WriteOp::ClearPayload(ids)
             | WriteOp::DeleteVectors { ids, .. } => ids.clone(),
+            WriteOp::SetSchema(_) => Vec::new(),
         }
     }
 
@@ -110,7 +119,7 @@ impl WriteOp {
     /// per-point data (upsert, update vectors), which cannot be aimed by filter.
     pub fn with_ids(&self, ids: Vec<PointId>) -> Option<WriteOp> {
         Some(match self {
-            WriteOp::Upsert(_) | WriteOp::UpdateVectors(_) => return None,
+            WriteOp::Upsert(_) | WriteOp::UpdateVectors(_) | WriteOp::SetSchema(_) => return None,
             WriteOp::Delete(_) => WriteOp::Delete(ids),
             WriteOp::ClearPayload(_) => WriteOp::ClearPayload(ids),
             WriteOp::SetPayload { payload, key, .. } => WriteOp::SetPayload {
@@ -188,6 +197,13 @@ impl WriteOp {
                 w.ids(ids);
                 w.strings(names);
             }
+            WriteOp::SetSchema(schema) => {
+                w.u8(TAG_SET_SCHEMA);
+                // A schema is plain data (names, numbers, enums): serializing cannot fail.
+                let json = serde_json::to_vec(schema).unwrap_or_default();
+                w.u32(json.len());
+                w.0.extend_from_slice(&json);
+            }
         }
     }
 
@@ -242,6 +258,12 @@ impl WriteOp {
                 ids: r.ids()?,
                 names: r.strings()?,
             },
+            TAG_SET_SCHEMA => {
+                let len = r.count()?;
+                let schema = serde_json::from_slice(r.take(len)?)
+                    .map_err(|e| Error::Codec(format!("schema: {e}")))?;
+                WriteOp::SetSchema(schema)
+            }
             tag => return Err(Error::Codec(format!("unknown operation tag {tag}"))),
         };
         if r.remaining() != 0 {
@@ -596,6 +618,41 @@ mod tests {
                 vec![("".into(), vec![0.25].into())]
             )])
         );
+    }
+
+    #[test]
+    fn a_schema_change_round_trips_and_a_damaged_one_is_refused() {
+        use crate::schema::{Distance, Modifier, MultiSpec, SparseSpec, VectorSpec};
+        let schema = ShardSchema {
+            vectors: vec![VectorSpec {
+                name: "d".into(),
+                dim: 3,
+                distance: Distance::Euclid,
+            }],
+            sparse: vec![SparseSpec {
+                name: "sp".into(),
+                modifier: Modifier::Idf,
+            }],
+            multi: vec![MultiSpec {
+                name: "m".into(),
+                dim: 2,
+                distance: Distance::Cosine,
+            }],
+        };
+        let op = WriteOp::SetSchema(schema);
+        let mut bytes = Vec::new();
+        op.encode(&mut bytes);
+        assert_eq!(bytes[0], TAG_SET_SCHEMA);
+        assert_eq!(WriteOp::decode(&bytes).unwrap(), op);
+        assert!(op.ids().is_empty() && op.with_ids(Vec::new()).is_none());
+        // Cut short, a length past the record, JSON that is not a schema.
+        assert!(WriteOp::decode(&bytes[..bytes.len() - 1]).is_err());
+        let mut long = bytes.clone();
+        long[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(WriteOp::decode(&long).is_err());
+        let mut junk = vec![TAG_SET_SCHEMA, 2, 0, 0, 0];
+        junk.extend_from_slice(b"[]");
+        assert!(WriteOp::decode(&junk).is_err());
     }
 
     #[test]

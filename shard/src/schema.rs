@@ -25,7 +25,7 @@ impl Distance {
 }
 
 /// One vector space of a collection. The unnamed (default) vector has the name "".
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VectorSpec {
     pub name: String,
     pub dim: usize,
@@ -42,7 +42,7 @@ pub enum Modifier {
 }
 
 /// One sparse vector space of a collection (always named).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SparseSpec {
     pub name: String,
     #[serde(default)]
@@ -52,7 +52,7 @@ pub struct SparseSpec {
 /// One multivector space of a collection: rows of `dim` compared by max_sim (Qdrant's
 /// `multivector_config: {"comparator": "max_sim"}`). Searched by scanning: these columns
 /// have no HNSW graph.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MultiSpec {
     pub name: String,
     pub dim: usize,
@@ -60,7 +60,7 @@ pub struct MultiSpec {
 }
 
 /// The vector spaces of a collection, in a fixed order (the order of storage columns).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardSchema {
     pub vectors: Vec<VectorSpec>,
     /// Sparse spaces; names never collide with dense ones.
@@ -105,6 +105,15 @@ impl ShardSchema {
                 .zip(&other.sparse)
                 .all(|(a, b)| a.name == b.name)
             && self.multi == other.multi
+    }
+
+    /// Names of every space (dense, sparse, multi).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let dense = self.vectors.iter().map(|v| v.name.as_str());
+        let sparse = self.sparse.iter().map(|v| v.name.as_str());
+        dense
+            .chain(sparse)
+            .chain(self.multi.iter().map(|v| v.name.as_str()))
     }
 
     /// The sparse space called `name`.

@@ -62,6 +62,10 @@ impl SparseStats {
 
 pub struct PointStore {
     schema: ShardSchema,
+    /// LSN at which each space was last created by [`WriteOp::SetSchema`] (absent: since the
+    /// collection was made). Data of that name flushed before it belongs to an older space
+    /// of the same name and is hidden ([`PointStore::space_visible`]).
+    since: BTreeMap<String, u64>,
     slot_of: BTreeMap<PointId, u32>,
     ids: Vec<PointId>,
     live: Vec<bool>,
@@ -127,6 +131,7 @@ impl PointStore {
             sparse,
             multi,
             schema,
+            since: BTreeMap::new(),
             slot_of: BTreeMap::new(),
             ids: Vec::new(),
             live: Vec::new(),
@@ -139,6 +144,90 @@ impl PointStore {
 
     pub fn schema(&self) -> &ShardSchema {
         &self.schema
+    }
+
+    /// When each space was last (re)created ([`PointStore::space_visible`]).
+    pub fn spaces_since(&self) -> &BTreeMap<String, u64> {
+        &self.since
+    }
+
+    /// An empty store with the same spaces and creation LSNs (the next mutable part).
+    pub fn fresh(&self) -> PointStore {
+        let mut store = PointStore::new(self.schema.clone());
+        store.since = self.since.clone();
+        store
+    }
+
+    /// An empty store with `schema` and the creation LSNs `since` (a shard's recovered
+    /// state).
+    pub fn with_since(schema: ShardSchema, since: BTreeMap<String, u64>) -> PointStore {
+        let mut store = PointStore::new(schema);
+        store.since = since;
+        store
+    }
+
+    /// Whether a stored vector `name` in data written up to `data_lsn` (a segment's
+    /// flushed LSN) belongs to the current space `name`: the space exists and was created
+    /// at or before that LSN.
+    pub fn space_visible(&self, name: &str, data_lsn: u64) -> bool {
+        let exists = self.schema.column(name).is_some()
+            || self.schema.sparse_spec(name).is_some()
+            || self.schema.multi_spec(name).is_some();
+        exists && self.since.get(name).is_none_or(|&c| c <= data_lsn)
+    }
+
+    /// Switches to `schema` at `lsn`: vectors of spaces that remain unchanged are kept, a
+    /// space that is new (or changed kind, dimension or metric) starts empty and is stamped
+    /// with `lsn`, and the vectors of spaces no longer listed are dropped.
+    pub fn set_schema(&mut self, schema: ShardSchema, lsn: u64) {
+        let slots = self.ids.len();
+        let mut next = PointStore::new(schema);
+        let old = &self.schema;
+        for col in &mut next.columns {
+            match self.columns.iter_mut().find(|c| c.name == col.name) {
+                Some(c) if old.spec(&c.name).ok() == next.schema.spec(&col.name).ok() => {
+                    col.data = std::mem::take(&mut c.data);
+                    col.present = std::mem::take(&mut c.present);
+                }
+                _ => {
+                    col.data = vec![0.0; slots * col.dim];
+                    col.present = vec![false; slots];
+                }
+            }
+        }
+        for col in &mut next.sparse {
+            match self.sparse.iter().position(|c| c.name == col.name) {
+                Some(i) => *col = self.sparse.swap_remove(i),
+                None => (0..slots).for_each(|_| col.push_slot()),
+            }
+        }
+        for col in &mut next.multi {
+            let same = old.multi_spec(&col.name) == next.schema.multi_spec(&col.name);
+            match self.multi.iter_mut().find(|c| c.name == col.name) {
+                Some(c) if same => col.rows = std::mem::take(&mut c.rows),
+                _ => col.rows = vec![None; slots],
+            }
+        }
+        let mut since = std::mem::take(&mut self.since);
+        since.retain(|name, _| next.space_visible(name, u64::MAX));
+        for name in next.schema.names() {
+            let kept = match (old.spec(name).ok(), next.schema.spec(name).ok()) {
+                (Some(a), Some(b)) => a == b,
+                _ => {
+                    (old.sparse_spec(name).is_some() && next.schema.sparse_spec(name).is_some())
+                        || (old.multi_spec(name).is_some()
+                            && old.multi_spec(name) == next.schema.multi_spec(name))
+                }
+            };
+            if !kept {
+                since.insert(name.to_owned(), lsn);
+            }
+        }
+        self.schema = next.schema;
+        self.columns = next.columns;
+        self.sparse = next.sparse;
+        self.multi = next.multi;
+        self.since = since;
     }
 
     pub fn len(&self) -> usize {
@@ -275,6 +364,8 @@ impl PointStore {
             | WriteOp::OverwritePayload { ids, .. }
             | WriteOp::DeletePayload { ids, .. }
             | WriteOp::ClearPayload(ids) => ids.iter().try_for_each(|id| require(*id)),
+            // Checked by the catalog, which decides the collection's spaces.
+            WriteOp::SetSchema(_) => Ok(()),
         }
     }
 
@@ -282,6 +373,7 @@ impl PointStore {
     /// between (not possible on one core) are skipped.
     pub fn apply(&mut self, op: WriteOp, version: u64) {
         match op {
+            WriteOp::SetSchema(schema) => self.set_schema(schema, version),
             WriteOp::Upsert(points) => {
                 for p in points {
                     self.upsert(p, version);

@@ -68,6 +68,8 @@ pub fn label(route: &Route) -> &'static str {
         Route::Batch(_) => "batch",
         Route::CreateIndex(_) => "create_index",
         Route::DeleteIndex(..) => "delete_index",
+        Route::CreateVectorName(..) => "create_vector_name",
+        Route::DeleteVectorName(..) => "delete_vector_name",
         Route::Snapshot(s) => match s {
             SnapshotRoute::Create(_) => "create_snapshot",
             SnapshotRoute::List(_) => "list_snapshots",

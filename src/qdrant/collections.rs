@@ -44,7 +44,7 @@ pub(super) struct CreateCollection {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct VectorParamsIn {
+pub(super) struct VectorParamsIn {
     size: u64,
     distance: Distance,
     hnsw_config: Option<Map<String, Value>>,
@@ -69,13 +69,13 @@ enum MultiComparatorIn {
 }
 
 /// One checked vector space: dense, or a multivector space (rows compared by max_sim).
-enum Space {
+pub(super) enum Space {
     Dense(VectorSpec),
     Multi(MultiSpec),
 }
 
 impl Space {
-    fn add_to(self, schema: &mut ShardSchema) {
+    pub(super) fn add_to(self, schema: &mut ShardSchema) {
         match self {
             Space::Dense(s) => schema.vectors.push(s),
             Space::Multi(s) => schema.multi.push(s),
@@ -106,7 +106,7 @@ fn check_quantization(
 }
 
 /// Checks one vector space and returns its spec plus what is reported back for it.
-fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
+pub(super) fn vector_params(name: &str, raw: Value) -> Result<(Space, Value), Error> {
     let p: VectorParamsIn = serde_json::from_value(raw).map_err(Error::format)?;
     let field = if name.is_empty() {
         "vectors".to_owned()
@@ -192,7 +192,7 @@ struct SparseParamsIn {
 }
 
 /// Checks one sparse space and returns its modifier (if given) and what is reported back.
-fn sparse_params(name: &str, raw: Value) -> Result<(Option<Modifier>, Value), Error> {
+pub(super) fn sparse_params(name: &str, raw: Value) -> Result<(Option<Modifier>, Value), Error> {
     let p: SparseParamsIn = serde_json::from_value(raw)
         .map_err(|e| Error::format(format!("sparse_vectors.{name}: {e}")))?;
     let mut shown = Map::new();

@@ -23,6 +23,7 @@ mod recommend;
 mod search;
 pub mod service;
 mod snapshots;
+mod vector_names;
 
 use std::rc::Rc;
 use std::time::Instant;
@@ -128,6 +129,10 @@ impl App {
             Route::Batch(c) => batch::batch(core, &c, query, body, out).await,
             Route::CreateIndex(c) => index::create(core, &c, query, body, out).await,
             Route::DeleteIndex(c, field) => index::delete(core, &c, &field, query, out).await,
+            Route::CreateVectorName(c, v) => {
+                vector_names::create(core, &c, &v, query, body, out).await
+            }
+            Route::DeleteVectorName(c, v) => vector_names::delete(core, &c, &v, query, out).await,
             Route::MethodNotAllowed => Err(Error::MethodNotAllowed),
             Route::NotFound => Err(Error::NotFound("Not found: no such route".into())),
             Route::Root

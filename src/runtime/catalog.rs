@@ -464,35 +464,76 @@ where
             .write_file_atomic(&dir.join(CONFIG_FILE_NAME), &bytes)
             .await?;
         let config = Arc::new(config);
-        coord
+        let failures = coord
             .broadcast(move |c| {
                 let (name, config) = (name.clone(), config.clone());
                 async move {
-                    let mut cat = c.catalog.borrow_mut();
-                    if let Some(old) = cat.collections.get(&name) {
-                        let options = optimizer_options(&config.extra);
-                        // Index settings apply to segments indexed and searches started from
-                        // now on.
-                        let settings = index_settings(&config);
-                        let payload_defs = payload_index_defs(&config);
-                        for (_, shard) in old.local_shards() {
-                            shard.set_optimizer_options(options);
-                            shard.set_index_settings(settings.clone());
-                            shard.set_payload_indexes(payload_defs.clone());
-                        }
-                        let updated = Collection {
-                            name: name.clone(),
-                            config,
-                            shards: old.shards.clone(),
+                    let changed = swap_config(&c, &name, config);
+                    // A change of vector spaces is logged by every local shard in the same
+                    // step as the swap (no write checked against the old spaces is logged
+                    // after it), then made durable. A shard that fails here catches up at
+                    // its next open: config.json is already written.
+                    let mut failed = Vec::new();
+                    for (shard, lsn) in changed {
+                        let synced = match lsn {
+                            Ok(lsn) => shard.sync_to(lsn).await,
+                            Err(e) => Err(e),
                         };
-                        cat.collections.insert(name, Rc::new(updated));
+                        if let Err(e) = synced {
+                            failed.push(e.to_string());
+                        }
                     }
+                    failed
                 }
             })
             .await?;
+        let failures: Vec<String> = failures.into_iter().flatten().collect();
+        if !failures.is_empty() {
+            return Err(RuntimeError::Internal(format!(
+                "changing the vector spaces: {}",
+                failures.join("; ")
+            )));
+        }
         Ok(())
     })
     .await?
+}
+
+/// A local shard and the LSN of the schema change it logged (or why it could not).
+type LoggedChange = (
+    Rc<Shard<DmaStorage>>,
+    vexfs_shard::Result<vexfs_shard::wal::Lsn>,
+);
+
+/// Installs `config` as collection `name`'s on this core and hands its settings to the local
+/// shards; when the vector spaces changed, each local shard logs the change (its LSN, or the
+/// error of logging it, is returned for the caller to sync).
+fn swap_config(core: &Core, name: &str, config: Arc<CollectionConfig>) -> Vec<LoggedChange> {
+    let mut changed = Vec::new();
+    let mut cat = core.catalog.borrow_mut();
+    if let Some(old) = cat.collections.get(name) {
+        if old.config.schema != config.schema {
+            for (_, shard) in old.local_shards() {
+                changed.push((shard.clone(), shard.set_schema(config.schema.clone())));
+            }
+        }
+        let options = optimizer_options(&config.extra);
+        // Index settings apply to segments indexed and searches started from now on.
+        let settings = index_settings(&config);
+        let payload_defs = payload_index_defs(&config);
+        for (_, shard) in old.local_shards() {
+            shard.set_optimizer_options(options);
+            shard.set_index_settings(settings.clone());
+            shard.set_payload_indexes(payload_defs.clone());
+        }
+        let updated = Collection {
+            name: name.to_owned(),
+            config,
+            shards: old.shards.clone(),
+        };
+        cat.collections.insert(name.to_owned(), Rc::new(updated));
+    }
+    changed
 }
 
 /// The shard optimizer options in a collection's stored `optimizer_config` (Qdrant's

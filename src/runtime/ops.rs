@@ -159,6 +159,10 @@ fn split_by_shard(op: WriteOp, shard_number: usize) -> Vec<(usize, WriteOp)> {
             ids,
             names: names.clone(),
         }),
+        // A change of spaces concerns every shard.
+        WriteOp::SetSchema(schema) => (0..n)
+            .map(|s| (s, WriteOp::SetSchema(schema.clone())))
+            .collect(),
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Segment {
     multi: Vec<ColumnInfo>,
     /// The file's own deletion bitmap plus every deletion applied since.
     deleted: DeletedSet,
+    /// Vector spaces of the file that no longer belong to the collection's current spaces
+    /// (deleted, or created again since): filters see no such vector.
+    hidden_vectors: Vec<String>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -134,7 +137,14 @@ impl Segment {
             sparse,
             multi,
             deleted,
+            hidden_vectors: Vec::new(),
         })
+    }
+
+    /// Hides the vectors of these spaces from filters (`has_vector`); the shard sets them
+    /// from its current spaces.
+    pub fn set_hidden_vectors(&mut self, names: Vec<String>) {
+        self.hidden_vectors = names;
     }
 
     /// The archive root, without re-validating it.
@@ -658,6 +668,7 @@ impl Segment {
         // was caught by the checksum at open, so treat it as empty.
         let payload = self.payload(slot).ok().flatten();
         let has_vector = |name: &str| match self.column(name) {
+            _ if self.hidden_vectors.iter().any(|h| h == name) => false,
             Some(c) => self.has_vector(c, slot),
             None => {
                 self.sparse

@@ -38,7 +38,6 @@ use super::Shard;
 use crate::error::Result;
 use crate::point_id::PointId;
 use crate::segment::{write_deleted, write_segment, DeletedSet, Segment, SegmentBuilder};
-use crate::store::PointStore;
 use crate::wal::{remove_files_before, wal_file_name, Lsn, Wal};
 
 /// What the freeze captured.
@@ -115,7 +114,8 @@ impl<S: Storage> Shard<S> {
         };
         let mut parts = self.parts.borrow_mut();
         assert!(parts.frozen.is_none(), "a frozen part outlived its flush");
-        let store = std::mem::replace(&mut parts.mutable, PointStore::new(self.schema.clone()));
+        let fresh = parts.mutable.fresh();
+        let store = std::mem::replace(&mut parts.mutable, fresh);
         parts.frozen = Some(Frozen {
             store,
             deleted: BTreeSet::new(),
@@ -167,6 +167,13 @@ impl<S: Storage> Shard<S> {
         self.check_open()?;
         let mut manifest = self.manifest.borrow().clone();
         manifest.flushed_lsn = f;
+        {
+            // The spaces as of F: replay from F + 1 applies the later changes in order.
+            let parts = self.parts.borrow();
+            let frozen = parts.frozen.as_ref().expect("frozen during the flush");
+            manifest.schema = Some(frozen.store.schema().clone());
+            manifest.spaces_since = frozen.store.spaces_since().clone();
+        }
         for (i, name, _) in &sidecar_names {
             manifest.segments[*i].deleted = Some(name.clone());
         }
@@ -209,6 +216,8 @@ impl<S: Storage> Shard<S> {
                     quant: None,
                     payload_index_version: 0,
                 });
+                // The spaces may have changed while it was built.
+                parts.hide_stale_vectors();
             }
             *self.manifest.borrow_mut() = manifest.clone();
         }
@@ -237,7 +246,12 @@ impl<S: Storage> Shard<S> {
         if ids.is_empty() {
             return Ok(None);
         }
-        let mut builder = SegmentBuilder::with_capacity(&self.schema, ids.len())?;
+        let schema = {
+            let parts = self.parts.borrow();
+            let frozen = parts.frozen.as_ref().expect("frozen during the flush");
+            frozen.store.schema().clone()
+        };
+        let mut builder = SegmentBuilder::with_capacity(&schema, ids.len())?;
         let pace = self.options.pace;
         let mut next = 0;
         while next < ids.len() {

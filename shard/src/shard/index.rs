@@ -79,9 +79,11 @@ impl<S: Storage> Shard<S> {
         parts
             .segments
             .iter()
-            .filter_map(|e| e.index.as_ref())
-            .map(|i| {
+            .filter_map(|e| Some((e.index.as_ref()?, e.segment.flushed_lsn())))
+            .map(|(i, lsn)| {
+                // Graphs of a deleted space's column stay until the segment is rewritten.
                 i.columns()
+                    .filter(|c| parts.mutable.space_visible(c, lsn))
                     .filter_map(|c| i.graph(c))
                     .map(|g| g.indexed())
                     .sum::<usize>()
@@ -121,6 +123,8 @@ impl<S: Storage> Shard<S> {
                     .columns()
                     .iter()
                     .enumerate()
+                    // A deleted space's column gets no graph (reads ignore it).
+                    .filter(|(_, info)| parts.mutable.space_visible(&info.name, seg.flushed_lsn()))
                     .filter_map(|(c, info)| {
                         // Cheap bound first: segments below the threshold are asked about on
                         // every wake and every collection info request.

@@ -9,12 +9,14 @@
 //! points. One file replaced atomically (`write_file_atomic`) is the single commit point;
 //! files it does not name are leftovers of a flush cut short and are removed at open.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use vexfs_io::Storage;
 
 use crate::error::Result;
+use crate::schema::ShardSchema;
 use crate::segment::SegmentError;
 use crate::wal::Lsn;
 
@@ -35,6 +37,13 @@ pub struct Manifest {
     pub flushed_lsn: Lsn,
     /// Oldest first.
     pub segments: Vec<ManifestSegment>,
+    /// The vector spaces as of `flushed_lsn` (replay starts from them); absent in manifests
+    /// written before spaces could change, whose shards start from the catalog's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<ShardSchema>,
+    /// LSN at which each space was last created, as of `flushed_lsn`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spaces_since: BTreeMap<String, Lsn>,
 }
 
 /// Name of the segment file holding the writes up to `lsn`.
@@ -64,6 +73,8 @@ impl Manifest {
             format: MANIFEST_FORMAT,
             flushed_lsn: 0,
             segments: Vec::new(),
+            schema: None,
+            spaces_since: BTreeMap::new(),
         }
     }
 

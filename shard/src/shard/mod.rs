@@ -43,6 +43,8 @@ mod tests_optimize;
 #[cfg(test)]
 mod tests_payload_index;
 #[cfg(test)]
+mod tests_schema;
+#[cfg(test)]
 mod tests_snapshot;
 
 use std::cell::{Cell, RefCell};
@@ -83,7 +85,6 @@ pub struct Shard<S: Storage> {
     storage: S,
     dir: PathBuf,
     options: ShardOptions,
-    schema: ShardSchema,
     parts: RefCell<Parts>,
     wal: Wal<S::File>,
     /// The manifest as last committed.
@@ -175,8 +176,16 @@ impl<S: Storage> Shard<S> {
             || unflushed >= self.options.flush_wal_records
     }
 
-    pub fn schema(&self) -> &ShardSchema {
-        &self.schema
+    /// The shard's current vector spaces.
+    pub fn schema(&self) -> ShardSchema {
+        self.parts.borrow().mutable.schema().clone()
+    }
+
+    /// Logs and applies a change of the vector spaces (a named vector created or deleted),
+    /// ordered with the writes; durable once `sync_to(lsn)` returns. Writes naming a space
+    /// no longer listed are refused from now on.
+    pub fn set_schema(&self, schema: ShardSchema) -> Result<Lsn> {
+        self.write(WriteOp::SetSchema(schema))
     }
 
     /// Number of segments (for tests and stats).

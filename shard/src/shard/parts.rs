@@ -6,6 +6,12 @@
 //! data and version) and marks it deleted below, then applies the operation to the mutable
 //! store. The result depends only on the parts' content and the operation, so replaying the
 //! log over the parts recovered from disk rebuilds the same points.
+//!
+//! Vector spaces change by [`WriteOp::SetSchema`], applied to the mutable store only: the
+//! frozen store and segments keep the columns they were written with, and a column there
+//! counts only while [`PointStore::space_visible`] says it belongs to the current space of
+//! that name (reads filter by it; a merge copies only those, so a deleted space's data
+//! leaves a segment when the optimizer rewrites it).
 
 use std::collections::BTreeSet;
 
@@ -81,6 +87,33 @@ impl Parts {
         }
     }
 
+    /// The last LSN whose writes the part at `loc` holds (the mutable store: all of them).
+    pub fn data_lsn(&self, loc: Loc) -> Lsn {
+        match loc {
+            Loc::Mutable(_) => Lsn::MAX,
+            Loc::Frozen(_) => self.frozen.as_ref().map_or(Lsn::MAX, |f| f.lsn),
+            Loc::Segment(i, _) => self.segments[i].segment.flushed_lsn(),
+        }
+    }
+
+    /// Tells every segment which of its vector spaces are not current any more, for its
+    /// filters (reads and searches check [`PointStore::space_visible`] themselves). Called
+    /// when the spaces change and when a segment is installed.
+    pub fn hide_stale_vectors(&mut self) {
+        let current = &self.mutable;
+        for e in &mut self.segments {
+            let lsn = e.segment.flushed_lsn();
+            let hidden = e
+                .segment
+                .schema()
+                .names()
+                .filter(|name| !current.space_visible(name, lsn))
+                .map(str::to_owned)
+                .collect();
+            e.segment.set_hidden_vectors(hidden);
+        }
+    }
+
     /// Where the live point `id` is, if anywhere.
     pub fn locate(&self, id: PointId) -> Option<Loc> {
         if let Some(slot) = self.mutable.slot(id) {
@@ -119,7 +152,14 @@ impl Parts {
     fn read_below(&self, id: PointId) -> Option<(PointWrite, u64)> {
         match self.locate(id)? {
             Loc::Mutable(_) => None,
-            Loc::Frozen(_) => self.frozen.as_ref()?.store.point(id),
+            Loc::Frozen(_) => {
+                let frozen = self.frozen.as_ref()?;
+                let (mut point, version) = frozen.store.point(id)?;
+                point
+                    .vectors
+                    .retain(|(name, _)| self.mutable.space_visible(name, frozen.lsn));
+                Some((point, version))
+            }
             Loc::Segment(i, slot) => {
                 let seg = &self.segments[i].segment;
                 let record = seg
@@ -129,9 +169,11 @@ impl Parts {
                 // open, so a parse failure cannot happen; it would read as no payload, as
                 // search's filters read it.
                 let payload = seg.payload(slot).ok().flatten();
+                let mut vectors = record.vectors.unwrap_or_default();
+                vectors.retain(|(name, _)| self.mutable.space_visible(name, seg.flushed_lsn()));
                 let point = PointWrite {
                     id,
-                    vectors: record.vectors.unwrap_or_default(),
+                    vectors,
                     payload,
                 };
                 Some((point, record.version))
@@ -162,7 +204,12 @@ impl Parts {
                     }
                 }
             }
+            WriteOp::SetSchema(_) => {}
         }
+        let spaces_changed = matches!(op, WriteOp::SetSchema(_));
         self.mutable.apply(op, lsn);
+        if spaces_changed {
+            self.hide_stale_vectors();
+        }
     }
 }

@@ -28,15 +28,33 @@ impl Parts {
         payload: &PayloadSelector,
         vectors: &VectorSelector,
     ) -> Option<Record> {
-        match loc {
-            Loc::Mutable(slot) => Some(self.mutable.record(slot as usize, payload, vectors)),
-            Loc::Frozen(slot) => Some(self.frozen.as_ref()?.store.record(
-                slot as usize,
-                payload,
-                vectors,
-            )),
-            Loc::Segment(i, slot) => self.segments[i].segment.record(slot, payload, vectors).ok(),
+        let mut record = match loc {
+            Loc::Mutable(slot) => {
+                return Some(self.mutable.record(slot as usize, payload, vectors))
+            }
+            Loc::Frozen(slot) => {
+                self.frozen
+                    .as_ref()?
+                    .store
+                    .record(slot as usize, payload, vectors)
+            }
+            Loc::Segment(i, slot) => self.segments[i]
+                .segment
+                .record(slot, payload, vectors)
+                .ok()?,
+        };
+        // Columns of a space deleted (or deleted and created again) since that part was
+        // written are not the point's vectors any more.
+        let lsn = self.data_lsn(loc);
+        if let Some(v) = &mut record.vectors {
+            v.retain(|(name, _)| self.mutable.space_visible(name, lsn));
         }
+        Some(record)
+    }
+
+    /// Whether the vectors `name` of the part at `loc` (any slot) belong to the current space.
+    pub(super) fn visible(&self, name: &str, loc: Loc) -> bool {
+        self.mutable.space_visible(name, self.data_lsn(loc))
     }
 
     /// One iterator per part over its live points with id ≥ `from` passing `filter`, each in
@@ -219,7 +237,7 @@ impl<S: Storage> Shard<S> {
             !params.indexed_only || points <= settings.full_scan_vectors(scorer.dim())
         };
         // Refuses an unknown vector name or a wrong dimension before any part is searched.
-        let spec = self.schema.spec(params.vector_name)?;
+        let spec = parts.mutable.schema().spec(params.vector_name)?;
         if spec.dim != scorer.dim() {
             return Err(crate::error::Error::Dimension {
                 expected: spec.dim,
@@ -231,7 +249,12 @@ impl<S: Storage> Shard<S> {
                 .mutable
                 .search_into_by(params, scorer, &mut top, |_| false, Loc::Mutable)?;
         }
-        if let Some(f) = parts.frozen.as_ref().filter(|f| small(f.store.len())) {
+        let name = params.vector_name;
+        if let Some(f) = parts
+            .frozen
+            .as_ref()
+            .filter(|f| small(f.store.len()) && parts.visible(name, Loc::Frozen(0)))
+        {
             f.store.search_into_by(
                 params,
                 scorer,
@@ -241,6 +264,9 @@ impl<S: Storage> Shard<S> {
             )?;
         }
         for (i, e) in parts.segments.iter().enumerate() {
+            if !parts.visible(name, Loc::Segment(i, 0)) {
+                continue;
+            }
             search_segment(
                 &e.segment,
                 e.index.as_ref(),
@@ -272,8 +298,8 @@ impl<S: Storage> Shard<S> {
         payload: &PayloadSelector,
         vectors: &VectorSelector,
     ) -> Result<Vec<(f32, Record)>> {
-        self.schema.sparse(name)?;
         let parts = self.parts.borrow();
+        parts.mutable.schema().sparse(name)?;
         let mut top = TopK::new(params.top);
         parts.mutable.search_sparse_postings_into(
             name,
@@ -283,7 +309,11 @@ impl<S: Storage> Shard<S> {
             |_| false,
             Loc::Mutable,
         )?;
-        if let Some(f) = parts.frozen.as_ref() {
+        if let Some(f) = parts
+            .frozen
+            .as_ref()
+            .filter(|_| parts.visible(name, Loc::Frozen(0)))
+        {
             f.store.search_sparse_postings_into(
                 name,
                 query,
@@ -294,6 +324,9 @@ impl<S: Storage> Shard<S> {
             )?;
         }
         for (i, e) in parts.segments.iter().enumerate() {
+            if !parts.visible(name, Loc::Segment(i, 0)) {
+                continue;
+            }
             e.segment
                 .search_sparse_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
         }
@@ -315,14 +348,18 @@ impl<S: Storage> Shard<S> {
         payload: &PayloadSelector,
         vectors: &VectorSelector,
     ) -> Result<Vec<(f32, Record)>> {
-        self.schema.sparse(name)?;
         let parts = self.parts.borrow();
+        parts.mutable.schema().sparse(name)?;
         let mut top = TopK::new(params.top);
         let score = |i: &[u32], v: &[f32]| Some(objective.fold(|e| e.dot(i, v).unwrap_or(0.0)));
         parts
             .mutable
             .search_sparse_into(name, score, params, &mut top, |_| false, Loc::Mutable)?;
-        if let Some(f) = parts.frozen.as_ref() {
+        if let Some(f) = parts
+            .frozen
+            .as_ref()
+            .filter(|_| parts.visible(name, Loc::Frozen(0)))
+        {
             f.store.search_sparse_into(
                 name,
                 score,
@@ -333,6 +370,9 @@ impl<S: Storage> Shard<S> {
             )?;
         }
         for (i, e) in parts.segments.iter().enumerate() {
+            if !parts.visible(name, Loc::Segment(i, 0)) {
+                continue;
+            }
             e.segment
                 .scan_sparse_into(name, score, params, &mut top, |slot| Loc::Segment(i, slot));
         }
@@ -358,7 +398,11 @@ impl<S: Storage> Shard<S> {
         parts
             .mutable
             .search_multi_into(name, query, params, &mut top, |_| false, Loc::Mutable)?;
-        if let Some(f) = parts.frozen.as_ref() {
+        if let Some(f) = parts
+            .frozen
+            .as_ref()
+            .filter(|_| parts.visible(name, Loc::Frozen(0)))
+        {
             f.store.search_multi_into(
                 name,
                 query,
@@ -369,6 +413,9 @@ impl<S: Storage> Shard<S> {
             )?;
         }
         for (i, e) in parts.segments.iter().enumerate() {
+            if !parts.visible(name, Loc::Segment(i, 0)) {
+                continue;
+            }
             e.segment
                 .search_multi_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
         }
@@ -384,13 +431,20 @@ impl<S: Storage> Shard<S> {
     pub fn sparse_stats(&self, name: &str, indices: &[u32]) -> SparseStats {
         let parts = self.parts.borrow();
         let mut stats = parts.mutable.sparse_stats(name, indices, |_| false);
-        if let Some(f) = parts.frozen.as_ref() {
+        if let Some(f) = parts
+            .frozen
+            .as_ref()
+            .filter(|_| parts.visible(name, Loc::Frozen(0)))
+        {
             stats.add(
                 &f.store
                     .sparse_stats(name, indices, |id| f.deleted.contains(&id)),
             );
         }
-        for e in &parts.segments {
+        for (i, e) in parts.segments.iter().enumerate() {
+            if !parts.visible(name, Loc::Segment(i, 0)) {
+                continue;
+            }
             stats.add(&e.segment.sparse_stats(name, indices));
         }
         stats

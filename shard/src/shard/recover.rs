@@ -18,6 +18,7 @@ use crate::op::WriteOp;
 use crate::quant::{quant_file_name, segment_of_quant_file, QuantError, QuantIndex};
 use crate::schema::ShardSchema;
 use crate::segment::{read_deleted, Segment, SegmentError};
+use crate::store::PointStore;
 use crate::wal::{open_dir, WalOptions};
 
 impl<S: Storage + Clone> Shard<S> {
@@ -31,18 +32,17 @@ impl<S: Storage + Clone> Shard<S> {
         assert!(options.flush_points > 0 && options.flush_chunk_points > 0);
         storage.create_dir_all(dir).await?;
         let manifest = Manifest::load(storage, dir).await?;
-        let mut parts = Parts::new(schema.clone());
+        let mut parts = Parts::new(ShardSchema::default());
+        // Replay starts from the spaces as of the flushed LSN; the log's schema changes
+        // follow in order.
+        parts.mutable = PointStore::with_since(
+            manifest.schema.clone().unwrap_or_else(|| schema.clone()),
+            manifest.spaces_since.clone(),
+        );
         let counters = IndexCounters::default();
         for m in &manifest.segments {
             let path = dir.join(&m.file);
             let mut segment = Segment::open(storage, &path).await?;
-            if !segment.schema().same_columns(&schema) {
-                return Err(SegmentError::Corrupt {
-                    path: path.display().to_string(),
-                    reason: "vector spaces differ from the collection's".into(),
-                }
-                .into());
-            }
             if let Some(sidecar) = &m.deleted {
                 let path = dir.join(sidecar);
                 // The manifest names only sidecars that were durable before it was written.
@@ -79,11 +79,23 @@ impl<S: Storage + Clone> Shard<S> {
         for (lsn, record) in log.records {
             parts.apply(WriteOp::decode(&record)?, lsn);
         }
+        // The catalog's spaces are the truth: it is written before the shards are told, so
+        // a crash in between leaves a shard behind, and it catches up here (logged, so the
+        // next replay ends the same way).
+        if parts.mutable.schema() != &schema {
+            let op = WriteOp::SetSchema(schema.clone());
+            let mut bytes = Vec::new();
+            op.encode(&mut bytes);
+            let lsn = log.wal.append(&bytes)?;
+            log.wal.sync_to(lsn).await?;
+            parts.apply(op, lsn);
+        }
+        check_segment_columns(&parts)?;
+        parts.hide_stale_vectors();
         Ok(Shard {
             storage: storage.clone(),
             dir: dir.to_path_buf(),
             options,
-            schema,
             parts: RefCell::new(parts),
             wal: log.wal,
             manifest: RefCell::new(manifest),
@@ -104,6 +116,41 @@ impl<S: Storage + Clone> Shard<S> {
             payload_defs: RefCell::new((1, Vec::new())),
         })
     }
+}
+
+/// Refuses segments whose column of a current space (one not hidden as older than the
+/// space) has another kind, dimension or metric than the space: reading it as the space
+/// would mix vectors of different shapes.
+fn check_segment_columns(parts: &Parts) -> Result<()> {
+    let current = parts.mutable.schema();
+    for e in &parts.segments {
+        let lsn = e.segment.flushed_lsn();
+        let had = e.segment.schema();
+        let visible = |name: &str| parts.mutable.space_visible(name, lsn);
+        let dense_ok = had
+            .vectors
+            .iter()
+            .filter(|v| visible(&v.name))
+            .all(|v| current.spec(&v.name).ok() == Some(v));
+        let sparse_ok = had
+            .sparse
+            .iter()
+            .filter(|v| visible(&v.name))
+            .all(|v| current.sparse_spec(&v.name).is_some());
+        let multi_ok = had
+            .multi
+            .iter()
+            .filter(|v| visible(&v.name))
+            .all(|v| current.multi_spec(&v.name) == Some(v));
+        if !(dense_ok && sparse_ok && multi_ok) {
+            return Err(SegmentError::Corrupt {
+                path: e.segment.path().to_owned(),
+                reason: "vector spaces differ from the collection's".into(),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The index of `file` if a valid one is on disk. A damaged or mismatched one is logged and

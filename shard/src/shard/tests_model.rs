@@ -87,6 +87,7 @@ fn apply(model: &mut Model, op: &WriteOp) {
                 p.vectors.remove(n);
             });
         }),
+        WriteOp::SetSchema(_) => unreachable!("the model test keeps its spaces"),
     }
 }
 

@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use super::results;
 use crate::qdrant::{
     aliases, batch, collections, discover, facet, groups, index, matrix, payload, points, query,
-    recommend, search, snapshots,
+    recommend, search, snapshots, vector_names,
 };
 use crate::runtime::quotas::QuotaConfig;
 
@@ -121,6 +121,8 @@ pub const OPERATIONS: &[Operation] = &[
     op!("DELETE" "/collections/{collection_name}" "delete_collection" "Collections" "Delete a collection and its files", None, Some(results::boolean), &[TIMEOUT]),
     op!("GET" "/collections/{collection_name}/exists" "collection_exists" "Collections" "Whether a collection exists", None, Some(results::exists), NONE),
     op!("GET" "/collections/{collection_name}/optimizations" "get_optimizations" "Collections" "Background optimizations of a collection", None, Some(results::object), &[OPT_WITH, OPT_COMPLETED]),
+    op!("PUT" "/collections/{collection_name}/vectors/{vector_name}" "create_vector_name" "Collections" "Add a named vector (dense or sparse) to a collection; points start without it", Some(of::<vector_names::VectorNameConfigIn>), Some(results::update), WRITE),
+    op!("DELETE" "/collections/{collection_name}/vectors/{vector_name}" "delete_vector_name" "Collections" "Remove a named vector from a collection and from every point", None, Some(results::update), WRITE),
     // Indexes
     op!("PUT" "/collections/{collection_name}/index" "create_field_index" "Indexes" "Declare a payload index", Some(of::<index::CreateFieldIndex>), Some(results::update), WRITE),
     op!("DELETE" "/collections/{collection_name}/index/{field_name}" "delete_field_index" "Indexes" "Drop a payload index", None, Some(results::update), WRITE),

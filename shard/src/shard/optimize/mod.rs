@@ -333,7 +333,8 @@ impl<S: Storage> Shard<S> {
             return Ok(None);
         }
         order.sort_unstable_by_key(|(id, _, _)| *id);
-        let mut builder = SegmentBuilder::with_capacity(&self.schema, order.len())?;
+        let schema = self.parts.borrow().mutable.schema().clone();
+        let mut builder = SegmentBuilder::with_capacity(&schema, order.len())?;
         let pace = self.options.pace;
         let mut done = 0;
         while done < order.len() {
@@ -342,7 +343,14 @@ impl<S: Storage> Shard<S> {
             {
                 let parts = self.parts.borrow();
                 while let Some(&(id, k, slot)) = order.get(done) {
-                    push_slot(&mut builder, &parts.segments[sources[k].index], id, slot)?;
+                    let source = &parts.segments[sources[k].index];
+                    let lsn = source.segment.flushed_lsn();
+                    // Only the columns of spaces the builder's schema has and that are
+                    // still current in the source (a deleted space's data is dropped here).
+                    let keep = |name: &str| {
+                        parts.mutable.space_visible(name, lsn) && schema.check_name(name).is_ok()
+                    };
+                    push_slot(&mut builder, source, id, slot, &keep)?;
                     done += 1;
                     if done == chunk_end || pace.should_yield() {
                         break;
@@ -418,6 +426,8 @@ impl<S: Storage> Shard<S> {
         });
         if let Some(e) = entry {
             parts.segments.insert(at, e);
+            // The spaces may have changed while it was built.
+            parts.hide_stale_vectors();
         }
         drop(parts);
         self.wake_indexer();
@@ -430,6 +440,7 @@ fn push_slot(
     source: &SegmentEntry,
     id: PointId,
     slot: u32,
+    keep: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
     let seg = &source.segment;
     let dense =
@@ -454,7 +465,11 @@ fn push_slot(
                 VectorRef::Multi(info.dim, seg.multi_vector(c, slot)?),
             ))
         });
-    let vectors: Vec<(&str, VectorRef<'_>)> = dense.chain(sparse).chain(multi).collect();
+    let vectors: Vec<(&str, VectorRef<'_>)> = dense
+        .chain(sparse)
+        .chain(multi)
+        .filter(|(name, _)| keep(name))
+        .collect();
     let version = seg
         .version(slot)
         .ok_or_else(|| SegmentError::corrupt(seg.path(), format!("slot {slot} out of range")))?;
