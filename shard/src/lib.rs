@@ -3,6 +3,7 @@
 //! Deterministic and free of direct syscalls: every file goes through `vexfs_io`, so the whole
 //! engine runs unchanged on the in-memory fault-injecting backend in tests.
 
+mod archived;
 pub mod distance;
 pub mod error;
 pub mod filter;
