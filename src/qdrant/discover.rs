@@ -17,13 +17,12 @@ use vexfs_shard::{PointId, ScoredRecord, Vector};
 
 use super::error::Error;
 use super::lookup::Lookup;
-use super::model::{WithPayload, WithVector};
+use super::model::{read_shape, WithPayload, WithVector};
 use super::recommend::{example_vectors, run_query_with, sparse_examples, Example, Query};
 use super::search::{answer_batch, answer_one};
 use super::search::{check_params, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
-use crate::runtime::ops::ReadShape;
 
 /// One `{positive, negative}` context pair.
 #[derive(Deserialize, JsonSchema)]
@@ -181,10 +180,7 @@ async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<Score
         offset: check_offset(req.offset)?,
         score_threshold: None,
         filter: check_filter(req.filter)?,
-        shape: ReadShape {
-            payload: WithPayload::selector(req.with_payload, false),
-            vectors: WithVector::selector(req.with_vector),
-        },
+        shape: read_shape(req.with_payload, false, req.with_vector),
     };
     run_query_with(core, name, query, plan, index).await
 }

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use std::fmt;
 
+use crate::runtime::ops::ReadShape;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
@@ -358,6 +359,19 @@ impl WithVector {
             Some(WithVector::Flag(true)) => VectorSelector::All,
             Some(WithVector::Names(n)) => VectorSelector::Names(n),
         }
+    }
+}
+
+/// What a read returns of each point, from a request's `with_payload` (`payload_default` when
+/// absent) and `with_vector`.
+pub fn read_shape(
+    with_payload: Option<WithPayload>,
+    payload_default: bool,
+    with_vector: Option<WithVector>,
+) -> ReadShape {
+    ReadShape {
+        payload: WithPayload::selector(with_payload, payload_default),
+        vectors: WithVector::selector(with_vector),
     }
 }
 
