@@ -20,6 +20,8 @@ pub mod select;
 pub mod shard;
 pub mod sparse;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod topk;
 pub mod vector;
 pub mod wal;
