@@ -214,10 +214,7 @@ impl<S: Storage> Shard<S> {
         }
         let bytes = out.finish()?;
         let name = index_file_name(file);
-        self.check_open()?;
-        if self.snapshot_pins.get() > 0 {
-            // A snapshot is copying the directory, or it is about to be replaced
-            // (`stop_flushing`): write nothing into it. The next wake builds again.
+        if !self.may_write_derived()? {
             return Ok(false);
         }
         write_index(&self.storage, &self.dir, &name, &bytes).await?;
@@ -241,6 +238,14 @@ impl<S: Storage> Shard<S> {
             .set(self.index_counters.built.get() + 1);
         tracing::info!(path = %path.display(), "hnsw index built");
         Ok(true)
+    }
+
+    /// Whether a finished build may write its file now (an error once the shard closed). Not
+    /// while a snapshot is copying the directory, or it is about to be replaced
+    /// (`stop_flushing`): nothing is written into it, and the next wake builds again.
+    pub(super) fn may_write_derived(&self) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.snapshot_pins.get() == 0)
     }
 
     /// Hands segment `file`'s entry to `install`, which puts a freshly written derived file

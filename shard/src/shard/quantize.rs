@@ -193,9 +193,7 @@ impl<S: Storage> Shard<S> {
             out.add(builder)?;
         }
         let bytes = out.finish()?;
-        self.check_open()?;
-        if self.snapshot_pins.get() > 0 {
-            // A snapshot is copying the directory: write nothing into it (next wake retries).
+        if !self.may_write_derived()? {
             return Ok(false);
         }
         write_quant(&self.storage, &self.dir, &quant_file_name(file), &bytes).await?;
