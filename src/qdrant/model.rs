@@ -398,6 +398,16 @@ impl Serialize for VectorsOut<'_> {
     }
 }
 
+impl<'a> VectorsOut<'a> {
+    /// The vectors of `record`, if the read asked for them.
+    fn of(record: &'a Record, unnamed: bool) -> Option<Self> {
+        record
+            .vectors
+            .as_deref()
+            .map(|vectors| VectorsOut { vectors, unnamed })
+    }
+}
+
 /// One vector as JSON: an array, or `{"indices", "values"}` for a sparse one.
 pub struct VectorOut<'a>(pub &'a Vector);
 
@@ -428,13 +438,7 @@ impl Serialize for RecordOut<'_> {
         let mut st = s.serialize_struct("Record", 3)?;
         st.serialize_field("id", &r.id)?;
         st.serialize_field("payload", &r.payload)?;
-        st.serialize_field(
-            "vector",
-            &r.vectors.as_deref().map(|v| VectorsOut {
-                vectors: v,
-                unnamed: self.unnamed,
-            }),
-        )?;
+        st.serialize_field("vector", &VectorsOut::of(r, self.unnamed))?;
         st.end()
     }
 }
@@ -453,13 +457,7 @@ impl Serialize for ScoredOut<'_> {
         st.serialize_field("version", &r.version)?;
         st.serialize_field("score", &self.hit.score)?;
         st.serialize_field("payload", &r.payload)?;
-        st.serialize_field(
-            "vector",
-            &r.vectors.as_deref().map(|v| VectorsOut {
-                vectors: v,
-                unnamed: self.unnamed,
-            }),
-        )?;
+        st.serialize_field("vector", &VectorsOut::of(r, self.unnamed))?;
         st.end()
     }
 }
