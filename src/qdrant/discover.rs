@@ -102,16 +102,22 @@ pub async fn resolve(
         pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
     let pos = example_vectors(core, name, using, pos, lookup, &mut ids).await?;
     let neg = example_vectors(core, name, using, neg, lookup, &mut ids).await?;
+    let objective = discover_or_context(target, pos, neg);
+    Ok((Query::Objective(objective), ids))
+}
+
+/// Discover around `target` when there is one, else context; the pairs are `pos` and `neg`
+/// zipped in order.
+fn discover_or_context<T>(target: Option<T>, pos: Vec<T>, neg: Vec<T>) -> Objective<T> {
     let pairs = pos
         .into_iter()
         .zip(neg)
         .map(|(positive, negative)| Pair { positive, negative })
         .collect();
-    let objective = match target {
+    match target {
         Some(target) => Objective::Discover { target, pairs },
         None => Objective::Context { pairs },
-    };
-    Ok((Query::Objective(objective), ids))
+    }
 }
 
 /// [`resolve`] on a sparse space: the same objective over stored sparse examples, its
@@ -135,15 +141,7 @@ async fn sparse_objective(
         pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
     let pos = sparse_examples(core, name, using, &pos, lookup, &mut ids).await?;
     let neg = sparse_examples(core, name, using, &neg, lookup, &mut ids).await?;
-    let pairs = pos
-        .into_iter()
-        .zip(neg)
-        .map(|(positive, negative)| Pair { positive, negative })
-        .collect();
-    let objective = match target {
-        Some(target) => Objective::Discover { target, pairs },
-        None => Objective::Context { pairs },
-    };
+    let objective = discover_or_context(target, pos, neg);
     Ok((Query::SparseObjective(objective), ids))
 }
 
