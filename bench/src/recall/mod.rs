@@ -224,7 +224,7 @@ fn search_requests(
         .map(|i| {
             let mut s = String::with_capacity(data.dim * 12 + 160);
             s.push_str("{\"vector\":");
-            server::push_vector(&mut s, data.query(i));
+            crate::workload::push_vector(&mut s, data.query(i));
             let quantization = match args.oversampling {
                 Some(o) => format!(",\"quantization\":{{\"oversampling\":{o}}}"),
                 None => String::new(),
