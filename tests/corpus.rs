@@ -5,12 +5,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{read_response, Response, Server};
+use common::{closed_after, read_response, Response, Server};
 use serde::Deserialize;
 
 /// Points the collection `corpus` is prepared with; no case may lose one.
@@ -79,21 +79,7 @@ fn exchange(port: u16, raw: &[u8]) -> Result<(Response, bool), String> {
     while resp.status == 100 {
         resp = read_response(&mut r).map_err(|e| format!("no answer after 100: {e}"))?;
     }
-    let closed = if resp.header("connection") == Some("close") {
-        r.get_mut()
-            .set_read_timeout(Some(Duration::from_secs(3)))
-            .map_err(|e| e.to_string())?;
-        let mut rest = Vec::new();
-        match r.read_to_end(&mut rest) {
-            Ok(_) => rest.is_empty(),
-            Err(e) => !matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ),
-        }
-    } else {
-        false
-    };
+    let closed = closed_after(&mut r, &resp, Duration::from_secs(3)).map_err(|e| e.to_string())?;
     Ok((resp, closed))
 }
 

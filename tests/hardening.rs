@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{read_response, Response, Server};
+use common::{closed_after, read_response, Response, Server};
 
 /// Serialises the load tests of this file.
 static LOAD: Mutex<()> = Mutex::new(());
@@ -436,21 +436,7 @@ fn exchange(port: u16, raw: &[u8], split: usize) -> Answer {
     let mut r = BufReader::new(c);
     let resp = read_response(&mut r)
         .unwrap_or_else(|e| panic!("{:?} split at {split}: {e}", String::from_utf8_lossy(raw)));
-    let closed = if resp.header("connection") == Some("close") {
-        r.get_mut()
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .expect("timeout");
-        let mut rest = Vec::new();
-        match r.read_to_end(&mut rest) {
-            Ok(_) => rest.is_empty(),
-            Err(e) => !matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ),
-        }
-    } else {
-        false
-    };
+    let closed = closed_after(&mut r, &resp, Duration::from_secs(2)).expect("timeout");
     answer_of(resp, closed)
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::Server;
+use common::{ok, Server};
 use serde_json::{json, Value};
 
 /// A segment every 1 000 points.
@@ -25,21 +25,7 @@ const QUERIES: u64 = 30;
 const LIMIT: usize = 10;
 
 fn vector(seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
-}
-
-fn ok(s: &Server, method: &str, path: &str, body: Value) -> Value {
-    let (st, v) = s.json(method, path, &body.to_string());
-    assert_eq!(st, 200, "{method} {path} {body}: {v}");
-    v["result"].clone()
+    common::seeded_vector(seed, DIM)
 }
 
 fn ids(v: &Value) -> Vec<u64> {

@@ -38,6 +38,20 @@ fn upsert(s: &Server, coll: &str, vs: &[Vec<f32>], first_id: usize) {
     assert_eq!(v["result"]["status"], "completed");
 }
 
+/// Creates the 2-dimensional Dot collection `name`; must answer 200.
+fn create_2d(s: &Server, name: &str) {
+    let path = format!("/collections/{name}");
+    let (st, v) = s.json("PUT", &path, r#"{"vectors":{"size":2,"distance":"Dot"}}"#);
+    assert_eq!(st, 200, "{v}");
+}
+
+/// Upserts point 1 = [1, 0] into `coll` and waits; must answer 200.
+fn put_point_1(s: &Server, coll: &str) {
+    let path = format!("/collections/{coll}/points?wait=true");
+    let (st, v) = s.json("PUT", &path, r#"{"points":[{"id":1,"vector":[1,0]}]}"#);
+    assert_eq!(st, 200, "{v}");
+}
+
 #[test]
 fn collection_lifecycle_and_error_codes() {
     let s = Server::start();
@@ -639,15 +653,7 @@ fn payload_updates_filters_and_batches() {
 #[test]
 fn batches_recommend_and_payload_indexes() {
     let s = Server::start();
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/b",
-            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
-        )
-        .0,
-        200
-    );
+    create_2d(&s, "b");
     let points: Vec<Value> = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, 0.0]]
         .iter()
         .enumerate()
@@ -766,24 +772,8 @@ fn batches_recommend_and_payload_indexes() {
 #[test]
 fn aliases_cluster_and_service_routes() {
     let mut s = Server::start();
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/a",
-            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
-        )
-        .0,
-        200
-    );
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/a/points?wait=true",
-            r#"{"points":[{"id":1,"vector":[1,0]}]}"#
-        )
-        .0,
-        200
-    );
+    create_2d(&s, "a");
+    put_point_1(&s, "a");
     let change = |s: &Server, body: &str| s.json("POST", "/collections/aliases", body);
     assert_eq!(
         change(
@@ -865,15 +855,7 @@ fn aliases_cluster_and_service_routes() {
         s.json("GET", "/telemetry", "").1["result"]["collections"]["number_of_collections"],
         1
     );
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/c/points?wait=true",
-            r#"{"points":[{"id":1,"vector":[1,0]}]}"#
-        )
-        .0,
-        200
-    );
+    put_point_1(&s, "c");
     let m = s.request("GET", "/metrics", "");
     assert_eq!(m.status, 200);
     assert!(m.text().contains("collections_total 1"), "{}", m.text());
@@ -967,15 +949,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn update_collection_and_optimizations() {
     let mut s = Server::start();
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/u",
-            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
-        )
-        .0,
-        200
-    );
+    create_2d(&s, "u");
     let patch = r#"{"optimizers_config":{"indexing_threshold":5000},"hnsw_config":{"m":32},"params":{"replication_factor":2},"vectors":{"":{"on_disk":true}},"metadata":{"team":"search"}}"#;
     let (st, v) = s.json("PATCH", "/collections/u", patch);
     assert_eq!(st, 200, "{v}");
@@ -1134,24 +1108,8 @@ fn scroll_ordered_by_a_payload_field() {
 #[test]
 fn quotas_refuse_updates_but_not_deletes() {
     let mut s = Server::start();
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/q",
-            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
-        )
-        .0,
-        200
-    );
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/q/points?wait=true",
-            r#"{"points":[{"id":1,"vector":[1,0]}]}"#
-        )
-        .0,
-        200
-    );
+    create_2d(&s, "q");
+    put_point_1(&s, "q");
     let (_, v) = s.json("GET", "/quotas", "");
     assert_eq!(v["result"]["config"]["enabled"], false);
     let disk = v["result"]["usage"]["disk_usage_percent"]
@@ -1231,15 +1189,7 @@ fn request_size_limits_are_clear_422s() {
     let s = Server::start_with_config(
         "[limits]\npoints_per_request_max = 5\nsearches_per_batch_max = 2\n",
     );
-    assert_eq!(
-        s.json(
-            "PUT",
-            "/collections/l",
-            r#"{"vectors":{"size":2,"distance":"Dot"}}"#
-        )
-        .0,
-        200
-    );
+    create_2d(&s, "l");
     let points = |n: usize| {
         json!({"points": (0..n).map(|i| json!({"id": i, "vector": [1, 0]})).collect::<Vec<_>>()})
             .to_string()

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::Server;
+use common::{assert_hits, hits, Server};
 use serde_json::{json, Value};
 
 /// Flush a segment every few points so searches span segments and the mutable store.
@@ -41,33 +41,7 @@ fn post(s: &Server, path: &str, body: Value) -> (u16, Value) {
 }
 
 fn ok(s: &Server, path: &str, body: Value) -> Value {
-    let (st, v) = post(s, path, body.clone());
-    assert_eq!(st, 200, "{path} {body}: {v}");
-    v["result"].clone()
-}
-
-/// `(id, score)` of a list of scored points.
-fn hits(v: &Value) -> Vec<(u64, f64)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a list: {v}"))
-        .iter()
-        .map(|h| {
-            (
-                h["id"].as_u64().expect("id"),
-                h["score"].as_f64().expect("score"),
-            )
-        })
-        .collect()
-}
-
-fn assert_hits(got: &[(u64, f64)], want: &[(u64, f64)]) {
-    assert_eq!(got.len(), want.len(), "got {got:?}, want {want:?}");
-    for (g, w) in got.iter().zip(want) {
-        assert!(
-            g.0 == w.0 && (g.1 - w.1).abs() < EPS,
-            "got {got:?}, want {want:?}"
-        );
-    }
+    common::ok(s, "POST", path, body)
 }
 
 /// Qdrant's scaled fast sigmoid, 0.5·(x / (1 + |x|) + 1).

@@ -4,44 +4,15 @@
 
 mod common;
 
-use common::Server;
+use common::{assert_hits, hits, ok, Server};
 use serde_json::{json, Value};
 
 /// Small segments, so points move from the log into segments (and their inverted indexes)
 /// while the tests run.
 const CONFIG: &str = "[storage]\nsegment_flush_points = 2\nwal_preallocate_bytes = 65536\n";
 
-fn ok(s: &Server, method: &str, path: &str, body: Value) -> Value {
-    let (st, v) = s.json(method, path, &body.to_string());
-    assert_eq!(st, 200, "{method} {path}: {v}");
-    v["result"].clone()
-}
-
 fn status(s: &Server, method: &str, path: &str, body: Value) -> (u16, Value) {
     s.json(method, path, &body.to_string())
-}
-
-/// (id, score) of each hit.
-fn hits(result: &Value) -> Vec<(u64, f64)> {
-    let list = result.get("points").unwrap_or(result);
-    list.as_array()
-        .expect("hits")
-        .iter()
-        .map(|h| {
-            (
-                h["id"].as_u64().expect("id"),
-                h["score"].as_f64().expect("score"),
-            )
-        })
-        .collect()
-}
-
-fn assert_hits(got: &[(u64, f64)], want: &[(u64, f64)]) {
-    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
-    for ((gi, gs), (wi, ws)) in got.iter().zip(want) {
-        assert_eq!(gi, wi, "{got:?} vs {want:?}");
-        assert!((gs - ws).abs() < 1e-5, "{got:?} vs {want:?}");
-    }
 }
 
 /// Waits until some shard has flushed a segment (sparse columns and postings on disk).

@@ -62,27 +62,14 @@ fn run(args: &Args) -> Result<(), String> {
         plot::latency_percentiles(path, &title, &series)?;
         eprintln!("plot written to {}", path.display());
     }
-    if args.json {
-        let doc = match &b {
-            None => serde_json::to_value(&a),
-            Some(b) => Ok(serde_json::json!({
-                "target": a,
-                "compare": b,
-                "ratio": report::ratio_json(&a, b),
-            })),
-        }
-        .map_err(|e| format!("serializing the report: {e}"))?;
-        println!("{doc:#}");
-    } else {
-        print!("{}", a.render());
-        if let Some(b) = &b {
-            println!();
-            print!("{}", b.render());
-            println!("\ncompare / target");
-            print!("{}", report::render_ratio(&a, b));
-        }
-    }
-    Ok(())
+    report::print_compared(
+        &a,
+        b.as_ref(),
+        args.json,
+        Report::render,
+        report::render_ratio,
+        report::ratio_json,
+    )
 }
 
 /// Setup, load, teardown and report against one target; also the merged latency histogram.

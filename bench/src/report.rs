@@ -267,3 +267,36 @@ mod tests {
         assert_eq!(fmt_us(2_100_000.0), "2.10s");
     }
 }
+
+/// Prints the report of the target, and when a second target ran, its report and the ratios
+/// of the two: as one JSON document with `json`, else as tables.
+pub fn print_compared<R: Serialize>(
+    a: &R,
+    b: Option<&R>,
+    json: bool,
+    render: fn(&R) -> String,
+    render_ratio: fn(&R, &R) -> String,
+    ratio_json: fn(&R, &R) -> serde_json::Value,
+) -> Result<(), String> {
+    if json {
+        let doc = match b {
+            None => serde_json::to_value(a),
+            Some(b) => Ok(serde_json::json!({
+                "target": a,
+                "compare": b,
+                "ratio": ratio_json(a, b),
+            })),
+        }
+        .map_err(|e| format!("serializing the report: {e}"))?;
+        println!("{doc:#}");
+    } else {
+        print!("{}", render(a));
+        if let Some(b) = b {
+            println!();
+            print!("{}", render(b));
+            println!("\ncompare / target");
+            print!("{}", render_ratio(a, b));
+        }
+    }
+    Ok(())
+}

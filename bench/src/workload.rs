@@ -238,6 +238,13 @@ pub fn upsert_body(ids: &[u64], dim: usize, rng: &mut Rng) -> Vec<u8> {
 /// `[0.1,-0.5,...]` with the shortest round-tripping decimal of each f32.
 fn vector_json(v: &[f32]) -> String {
     let mut s = String::with_capacity(v.len() * 12 + 2);
+    push_vector(&mut s, v);
+    s
+}
+
+/// Appends `[0.1,-0.5,...]` with the shortest round-tripping decimal of each f32, so a server
+/// stores exactly the vectors sent (the recall ground truth is computed on them).
+pub fn push_vector(s: &mut String, v: &[f32]) {
     s.push('[');
     for (i, x) in v.iter().enumerate() {
         if i > 0 {
@@ -246,7 +253,6 @@ fn vector_json(v: &[f32]) -> String {
         let _ = write!(s, "{x}");
     }
     s.push(']');
-    s
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Deterministic and free of direct syscalls: every file goes through `vexfs_io`, so the whole
 //! engine runs unchanged on the in-memory fault-injecting backend in tests.
 
+mod archived;
 pub mod distance;
 pub mod error;
 pub mod filter;
@@ -19,6 +20,8 @@ pub mod select;
 pub mod shard;
 pub mod sparse;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod topk;
 pub mod vector;
 pub mod wal;

@@ -17,13 +17,12 @@ use vexfs_shard::{PointId, ScoredRecord, Vector};
 
 use super::error::Error;
 use super::lookup::Lookup;
-use super::model::{WithPayload, WithVector};
+use super::model::{read_shape, WithPayload, WithVector};
 use super::recommend::{example_vectors, run_query_with, sparse_examples, Example, Query};
 use super::search::{answer_batch, answer_one};
 use super::search::{check_params, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
-use crate::runtime::ops::ReadShape;
 
 /// One `{positive, negative}` context pair.
 #[derive(Deserialize, JsonSchema)]
@@ -103,16 +102,22 @@ pub async fn resolve(
         pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
     let pos = example_vectors(core, name, using, pos, lookup, &mut ids).await?;
     let neg = example_vectors(core, name, using, neg, lookup, &mut ids).await?;
+    let objective = discover_or_context(target, pos, neg);
+    Ok((Query::Objective(objective), ids))
+}
+
+/// Discover around `target` when there is one, else context; the pairs are `pos` and `neg`
+/// zipped in order.
+fn discover_or_context<T>(target: Option<T>, pos: Vec<T>, neg: Vec<T>) -> Objective<T> {
     let pairs = pos
         .into_iter()
         .zip(neg)
         .map(|(positive, negative)| Pair { positive, negative })
         .collect();
-    let objective = match target {
+    match target {
         Some(target) => Objective::Discover { target, pairs },
         None => Objective::Context { pairs },
-    };
-    Ok((Query::Objective(objective), ids))
+    }
 }
 
 /// [`resolve`] on a sparse space: the same objective over stored sparse examples, its
@@ -136,15 +141,7 @@ async fn sparse_objective(
         pairs.into_iter().map(|p| (p.positive, p.negative)).unzip();
     let pos = sparse_examples(core, name, using, &pos, lookup, &mut ids).await?;
     let neg = sparse_examples(core, name, using, &neg, lookup, &mut ids).await?;
-    let pairs = pos
-        .into_iter()
-        .zip(neg)
-        .map(|(positive, negative)| Pair { positive, negative })
-        .collect();
-    let objective = match target {
-        Some(target) => Objective::Discover { target, pairs },
-        None => Objective::Context { pairs },
-    };
+    let objective = discover_or_context(target, pos, neg);
     Ok((Query::SparseObjective(objective), ids))
 }
 
@@ -181,10 +178,7 @@ async fn run(core: &Rc<Core>, name: &str, req: DiscoverBody) -> Result<Vec<Score
         offset: check_offset(req.offset)?,
         score_threshold: None,
         filter: check_filter(req.filter)?,
-        shape: ReadShape {
-            payload: WithPayload::selector(req.with_payload, false),
-            vectors: WithVector::selector(req.with_vector),
-        },
+        shape: read_shape(req.with_payload, false, req.with_vector),
     };
     run_query_with(core, name, query, plan, index).await
 }

@@ -20,7 +20,7 @@ use vexfs_shard::{PayloadSelector, PointId, ScoredRecord, Vector, VectorSelector
 use super::error::Error;
 use super::json::parse_body;
 use super::lookup::Lookup;
-use super::model::{seq, RecordOut, ScoredOut, WithPayload, WithVector};
+use super::model::{read_shape, seq, RecordOut, ScoredOut, WithPayload, WithVector};
 use super::query::{resolve_query, staged_hits, Staged};
 use super::recommend::{self, run_query_with, Example, Examples, Query, Strategy};
 use super::search::{check_params, named_vector, unnamed, Plan, SearchParamsIn};
@@ -257,10 +257,7 @@ async fn write_groups(
             WithLookupIn::Full(f) => (f.collection, f.with_payload, f.with_vectors),
         };
         let ids: Vec<PointId> = groups.iter().filter_map(|g| lookup_id(&g.id)).collect();
-        let shape = ReadShape {
-            payload: WithPayload::selector(payload, true),
-            vectors: WithVector::selector(vectors),
-        };
+        let shape = read_shape(payload, true, vectors);
         let found = ops::retrieve(core, &coll, ids, shape).await?;
         let by_id = found.into_iter().map(|r| (r.id, r)).collect();
         looked_up = Some((by_id, unnamed(core, &coll)?));

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use std::fmt;
 
+use crate::runtime::ops::ReadShape;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
@@ -361,6 +362,19 @@ impl WithVector {
     }
 }
 
+/// What a read returns of each point, from a request's `with_payload` (`payload_default` when
+/// absent) and `with_vector`.
+pub fn read_shape(
+    with_payload: Option<WithPayload>,
+    payload_default: bool,
+    with_vector: Option<WithVector>,
+) -> ReadShape {
+    ReadShape {
+        payload: WithPayload::selector(with_payload, payload_default),
+        vectors: WithVector::selector(with_vector),
+    }
+}
+
 /// Vectors of a record as JSON: a bare array for an unnamed-vector collection, else a map.
 struct VectorsOut<'a> {
     vectors: &'a [(String, Vector)],
@@ -381,6 +395,16 @@ impl Serialize for VectorsOut<'_> {
             m.serialize_entry(name, &VectorOut(v))?;
         }
         m.end()
+    }
+}
+
+impl<'a> VectorsOut<'a> {
+    /// The vectors of `record`, if the read asked for them.
+    fn of(record: &'a Record, unnamed: bool) -> Option<Self> {
+        record
+            .vectors
+            .as_deref()
+            .map(|vectors| VectorsOut { vectors, unnamed })
     }
 }
 
@@ -414,13 +438,7 @@ impl Serialize for RecordOut<'_> {
         let mut st = s.serialize_struct("Record", 3)?;
         st.serialize_field("id", &r.id)?;
         st.serialize_field("payload", &r.payload)?;
-        st.serialize_field(
-            "vector",
-            &r.vectors.as_deref().map(|v| VectorsOut {
-                vectors: v,
-                unnamed: self.unnamed,
-            }),
-        )?;
+        st.serialize_field("vector", &VectorsOut::of(r, self.unnamed))?;
         st.end()
     }
 }
@@ -439,13 +457,7 @@ impl Serialize for ScoredOut<'_> {
         st.serialize_field("version", &r.version)?;
         st.serialize_field("score", &self.hit.score)?;
         st.serialize_field("payload", &r.payload)?;
-        st.serialize_field(
-            "vector",
-            &r.vectors.as_deref().map(|v| VectorsOut {
-                vectors: v,
-                unnamed: self.unnamed,
-            }),
-        )?;
+        st.serialize_field("vector", &VectorsOut::of(r, self.unnamed))?;
         st.end()
     }
 }

@@ -15,7 +15,7 @@ use vexfs_shard::{
 use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::{
-    seq, BatchVector, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector,
+    read_shape, seq, BatchVector, RecordOut, UpdateResult, VectorInput, WithPayload, WithVector,
 };
 use super::payload::{Target, TargetBody, Update};
 use super::{check_filter, check_limit, check_points, refuse_shard_key, write_result};
@@ -216,10 +216,7 @@ pub async fn retrieve(
     check_points(core, "ids", req.ids.len())?;
     refuse_shard_key(&req.shard_key)?;
     let unnamed = unnamed(core, name)?;
-    let shape = ReadShape {
-        payload: WithPayload::selector(req.with_payload, true),
-        vectors: WithVector::selector(req.with_vector),
-    };
+    let shape = read_shape(req.with_payload, true, req.with_vector);
     let records = ops::retrieve(core, name, req.ids, shape).await?;
     write_result(
         out,
@@ -279,10 +276,7 @@ pub async fn scroll(
     let filter = check_filter(req.filter)?.map(Arc::new);
     let limit = check_limit(req.limit.unwrap_or(SCROLL_LIMIT_DEFAULT))?;
     let unnamed = unnamed(core, name)?;
-    let shape = ReadShape {
-        payload: WithPayload::selector(req.with_payload, true),
-        vectors: WithVector::selector(req.with_vector),
-    };
+    let shape = read_shape(req.with_payload, true, req.with_vector);
     if let Some(order) = req.order_by {
         if req.offset.is_some() {
             return Err(Error::BadRequest(

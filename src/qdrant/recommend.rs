@@ -17,12 +17,12 @@ use vexfs_shard::{PointId, ScoredRecord, SparseVector, Vector};
 
 use super::error::Error;
 use super::lookup::Lookup;
-use super::model::{WithPayload, WithVector};
+use super::model::{read_shape, WithPayload, WithVector};
 use super::search::{answer_batch, answer_one, fetch_window, page_excluding};
 use super::search::{check_params, nearest, stored_any, stored_vectors, Plan, SearchParamsIn};
 use super::{check_filter, check_limit, check_offset, refuse_shard_key};
 use crate::runtime::core::Core;
-use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, ReadShape, SearchRequest};
+use crate::runtime::ops::{self, IndexParams, ObjectiveSearch, SearchRequest};
 
 /// A recommendation example: a stored point or a raw vector.
 #[derive(Deserialize, Clone, JsonSchema)]
@@ -374,10 +374,7 @@ async fn run(core: &Rc<Core>, name: &str, req: RecommendBody) -> Result<Vec<Scor
         offset: check_offset(req.offset)?,
         score_threshold: req.score_threshold,
         filter: check_filter(req.filter)?,
-        shape: ReadShape {
-            payload: WithPayload::selector(req.with_payload, false),
-            vectors: WithVector::selector(req.with_vector),
-        },
+        shape: read_shape(req.with_payload, false, req.with_vector),
     };
     run_query_with(core, name, query, plan, index).await
 }

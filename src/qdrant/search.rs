@@ -13,7 +13,7 @@ use vexfs_shard::{PointId, ScoredRecord, Vector, VectorSelector};
 
 use super::error::Error;
 use super::json::parse_body;
-use super::model::{seq, BatchVector, ScoredOut, WithPayload, WithVector};
+use super::model::{read_shape, seq, BatchVector, ScoredOut, WithPayload, WithVector};
 use super::{check_batch, check_filter, check_limit, check_offset, refuse_shard_key, write_result};
 use crate::runtime::core::Core;
 use crate::runtime::ops::{self, IndexParams, ReadShape, SearchRequest};
@@ -298,10 +298,7 @@ async fn run_search(
         offset: check_offset(req.offset)?,
         score_threshold: req.score_threshold,
         filter: check_filter(req.filter)?,
-        shape: ReadShape {
-            payload: WithPayload::selector(req.with_payload, false),
-            vectors: WithVector::selector(req.with_vector),
-        },
+        shape: read_shape(req.with_payload, false, req.with_vector),
     };
     nearest(core, name, plan, index).await
 }

@@ -2,11 +2,76 @@
 //! talks raw HTTP/1.1 to it over loopback.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// `method path` with a JSON `body` must answer 200; its `result`.
+pub fn ok(s: &Server, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (st, v) = s.json(method, path, &body.to_string());
+    assert_eq!(st, 200, "{method} {path} {body}: {v}");
+    v["result"].clone()
+}
+
+/// (id, score) of each hit of a list of scored points, or of a `{"points": [...]}` result.
+pub fn hits(result: &serde_json::Value) -> Vec<(u64, f64)> {
+    let list = result.get("points").unwrap_or(result);
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list of hits: {result}"))
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_u64().expect("id"),
+                h["score"].as_f64().expect("score"),
+            )
+        })
+        .collect()
+}
+
+/// Same ids in the same order, scores within 1e-5 (they go through f32 and JSON).
+pub fn assert_hits(got: &[(u64, f64)], want: &[(u64, f64)]) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for ((gi, gs), (wi, ws)) in got.iter().zip(want) {
+        assert_eq!(gi, wi, "{got:?} vs {want:?}");
+        assert!((gs - ws).abs() < 1e-5, "{got:?} vs {want:?}");
+    }
+}
+
+/// A deterministic vector of `dim` values in [-0.5, 0.5) from `seed` (xorshift).
+pub fn seeded_vector(seed: u64, dim: usize) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..dim)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+/// Whether the server closed the connection after `resp`: only when it said `Connection:
+/// close`, and then the stream must end with no further byte within `wait`.
+pub fn closed_after(
+    r: &mut BufReader<TcpStream>,
+    resp: &Response,
+    wait: Duration,
+) -> std::io::Result<bool> {
+    if resp.header("connection") != Some("close") {
+        return Ok(false);
+    }
+    r.get_mut().set_read_timeout(Some(wait))?;
+    let mut rest = Vec::new();
+    Ok(match r.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    })
+}
 
 pub struct Server {
     pub port: u16,

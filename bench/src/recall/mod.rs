@@ -89,27 +89,14 @@ pub fn run(args: &Args) -> Result<(), String> {
         crate::plot::latency_percentiles(path, "recall runs: search latency", &series)?;
         eprintln!("plot written to {}", path.display());
     }
-    if args.json {
-        let doc = match &b {
-            None => serde_json::to_value(&a),
-            Some(b) => Ok(serde_json::json!({
-                "target": a,
-                "compare": b,
-                "ratio": report::ratio_json(&a, b),
-            })),
-        }
-        .map_err(|e| format!("serializing the report: {e}"))?;
-        println!("{doc:#}");
-    } else {
-        print!("{}", a.render());
-        if let Some(b) = &b {
-            println!();
-            print!("{}", b.render());
-            println!("\ncompare / target");
-            print!("{}", report::render_ratio(&a, b));
-        }
-    }
-    Ok(())
+    crate::report::print_compared(
+        &a,
+        b.as_ref(),
+        args.json,
+        RecallReport::render,
+        report::render_ratio,
+        report::ratio_json,
+    )
 }
 
 fn distance_of(d: DistanceArg) -> Distance {
@@ -237,7 +224,7 @@ fn search_requests(
         .map(|i| {
             let mut s = String::with_capacity(data.dim * 12 + 160);
             s.push_str("{\"vector\":");
-            server::push_vector(&mut s, data.query(i));
+            crate::workload::push_vector(&mut s, data.query(i));
             let quantization = match args.oversampling {
                 Some(o) => format!(",\"quantization\":{{\"oversampling\":{o}}}"),
                 None => String::new(),

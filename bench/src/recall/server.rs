@@ -12,6 +12,7 @@ use crate::cli::Args;
 use crate::response;
 use crate::setup::SetupClient;
 use crate::target::Target;
+use crate::workload::push_vector;
 
 /// Pause between two polls of the collection's indexing status.
 const INDEX_POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -99,19 +100,6 @@ fn points_body(data: &Dataset, ids: std::ops::Range<usize>) -> Vec<u8> {
     }
     s.push_str("]}");
     s.into_bytes()
-}
-
-/// `[0.1,-0.5,...]` with the shortest round-tripping decimal of each f32, so the server
-/// stores exactly the vectors the ground truth was computed on.
-pub fn push_vector(s: &mut String, v: &[f32]) {
-    s.push('[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "{x}");
-    }
-    s.push(']');
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 
 use std::arch::x86_64::*;
 
+use super::kernels::detected_kernels;
 use super::F32Kernels;
 
 /// f32 lanes in one 256-bit register.
@@ -12,36 +13,14 @@ const UNROLL: usize = 4;
 /// Elements per main-loop iteration.
 const STEP: usize = LANES * UNROLL;
 
-/// The AVX2 + FMA table, if this CPU has both.
-pub(super) fn kernels() -> Option<F32Kernels> {
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        Some(F32Kernels {
-            isa: "avx2+fma",
-            dot,
-            squared_euclid,
-            manhattan,
-        })
-    } else {
-        None
-    }
-}
-
-// The safe wrappers below are private and only reachable through the table `kernels()` builds
-// after `is_x86_feature_detected!` confirmed AVX2 and FMA.
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: AVX2 and FMA were detected before this function could be handed out.
-    unsafe { dot_avx2(a, b) }
-}
-
-fn squared_euclid(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: AVX2 and FMA were detected before this function could be handed out.
-    unsafe { squared_euclid_avx2(a, b) }
-}
-
-fn manhattan(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: AVX2 and FMA were detected before this function could be handed out.
-    unsafe { manhattan_avx2(a, b) }
+detected_kernels! {
+    /// The AVX2 + FMA table, if this CPU has both.
+    table: F32Kernels(f32, f32),
+    isa: "avx2+fma",
+    detected: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+    dot: dot_avx2,
+    squared_euclid: squared_euclid_avx2,
+    manhattan: manhattan_avx2,
 }
 
 /// Loads 8 f32 from `s[at..at + 8]`.

@@ -3,6 +3,7 @@
 
 use std::arch::x86_64::*;
 
+use super::kernels::detected_kernels;
 use super::F32Kernels;
 
 /// f32 lanes in one 512-bit register.
@@ -12,36 +13,14 @@ const UNROLL: usize = 4;
 /// Elements per main-loop iteration.
 const STEP: usize = LANES * UNROLL;
 
-/// The AVX-512F table, if this CPU has it.
-pub(super) fn kernels() -> Option<F32Kernels> {
-    if is_x86_feature_detected!("avx512f") {
-        Some(F32Kernels {
-            isa: "avx512f",
-            dot,
-            squared_euclid,
-            manhattan,
-        })
-    } else {
-        None
-    }
-}
-
-// The safe wrappers below are private and only reachable through the table `kernels()` builds
-// after `is_x86_feature_detected!` confirmed AVX-512F.
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: AVX-512F was detected before this function could be handed out.
-    unsafe { dot_avx512(a, b) }
-}
-
-fn squared_euclid(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: AVX-512F was detected before this function could be handed out.
-    unsafe { squared_euclid_avx512(a, b) }
-}
-
-fn manhattan(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: AVX-512F was detected before this function could be handed out.
-    unsafe { manhattan_avx512(a, b) }
+detected_kernels! {
+    /// The AVX-512F table, if this CPU has it.
+    table: F32Kernels(f32, f32),
+    isa: "avx512f",
+    detected: is_x86_feature_detected!("avx512f"),
+    dot: dot_avx512,
+    squared_euclid: squared_euclid_avx512,
+    manhattan: manhattan_avx512,
 }
 
 /// Loads 16 f32 from `s[at..at + 16]`.

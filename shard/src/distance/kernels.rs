@@ -1,4 +1,5 @@
-//! The table of one kernel family on one instruction set: what the dispatchers cache.
+//! The table of one kernel family on one instruction set: what the dispatchers cache, and
+//! [`detected_kernels!`], which every per-ISA file uses to hand its table out.
 
 /// Three distance kernels that share an instruction set. `Q` is the query's element type,
 /// `S` the stored vector's. Every function compares `min(query.len(), stored.len())`
@@ -30,3 +31,49 @@ impl<Q, S> std::fmt::Debug for Kernels<Q, S> {
 
 /// f32 query against f32 storage.
 pub type F32Kernels = Kernels<f32, f32>;
+
+/// Defines `kernels()`, the table of three `#[target_feature]` kernels that returns `None`
+/// unless `detected` holds at run time, and the private safe wrappers the table holds. They
+/// are sound because no caller can reach a wrapper except through a table that was only built
+/// after the detection succeeded.
+macro_rules! detected_kernels {
+    (
+        $(#[$doc:meta])*
+        table: $table:ident($q:ty, $s:ty),
+        isa: $isa:literal,
+        detected: $detected:expr,
+        dot: $dot:path,
+        squared_euclid: $squared_euclid:path,
+        manhattan: $manhattan:path $(,)?
+    ) => {
+        $(#[$doc])*
+        pub(super) fn kernels() -> Option<$table> {
+            if $detected {
+                Some($table {
+                    isa: $isa,
+                    dot,
+                    squared_euclid,
+                    manhattan,
+                })
+            } else {
+                None
+            }
+        }
+
+        fn dot(a: &[$q], b: &[$s]) -> f32 {
+            // SAFETY: only reachable through the table `kernels()` builds after detection.
+            unsafe { $dot(a, b) }
+        }
+
+        fn squared_euclid(a: &[$q], b: &[$s]) -> f32 {
+            // SAFETY: as for `dot`.
+            unsafe { $squared_euclid(a, b) }
+        }
+
+        fn manhattan(a: &[$q], b: &[$s]) -> f32 {
+            // SAFETY: as for `dot`.
+            unsafe { $manhattan(a, b) }
+        }
+    };
+}
+pub(crate) use detected_kernels;

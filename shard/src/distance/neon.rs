@@ -2,6 +2,7 @@
 
 use std::arch::aarch64::*;
 
+use super::kernels::detected_kernels;
 use super::F32Kernels;
 
 /// f32 lanes in one 128-bit register.
@@ -11,36 +12,14 @@ const UNROLL: usize = 4;
 /// Elements per main-loop iteration.
 const STEP: usize = LANES * UNROLL;
 
-/// The NEON table, if this CPU has it (every aarch64 Linux CPU does; checked anyway).
-pub(super) fn kernels() -> Option<F32Kernels> {
-    if std::arch::is_aarch64_feature_detected!("neon") {
-        Some(F32Kernels {
-            isa: "neon",
-            dot,
-            squared_euclid,
-            manhattan,
-        })
-    } else {
-        None
-    }
-}
-
-// The safe wrappers below are private and only reachable through the table `kernels()` builds
-// after `is_aarch64_feature_detected!` confirmed NEON.
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: NEON was detected before this function could be handed out.
-    unsafe { dot_neon(a, b) }
-}
-
-fn squared_euclid(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: NEON was detected before this function could be handed out.
-    unsafe { squared_euclid_neon(a, b) }
-}
-
-fn manhattan(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: NEON was detected before this function could be handed out.
-    unsafe { manhattan_neon(a, b) }
+detected_kernels! {
+    /// The NEON table, if this CPU has it (every aarch64 Linux CPU does; checked anyway).
+    table: F32Kernels(f32, f32),
+    isa: "neon",
+    detected: std::arch::is_aarch64_feature_detected!("neon"),
+    dot: dot_neon,
+    squared_euclid: squared_euclid_neon,
+    manhattan: manhattan_neon,
 }
 
 /// Loads 4 f32 from `s[at..at + 4]`.

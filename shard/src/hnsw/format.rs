@@ -10,8 +10,8 @@
 use rkyv::{Archive, Serialize};
 
 use super::{HnswError, HNSW_MAX_LEVEL, HNSW_MAX_M};
+pub(crate) use crate::archived::{distance_code, distance_from_code, u32s, u64s};
 use crate::frame::{FrameError, FrameKind, FRAME_FILE_ALIGN_BYTES, FRAME_HEADER_BYTES};
-use crate::schema::Distance;
 use crate::segment::SEGMENT_MAX_DIM;
 
 pub const HNSW_MAGIC: [u8; 8] = *b"VEXFSHNS";
@@ -77,35 +77,6 @@ const _: () = {
     assert!(size_of::<rend::u64_le>() == size_of::<u64>());
     assert!(align_of::<rend::u64_le>() >= align_of::<u64>());
 };
-
-/// Distance codes of the file (kept separate from the segment's so either format can change
-/// alone).
-pub(crate) fn distance_code(d: Distance) -> u8 {
-    match d {
-        Distance::Cosine => 0,
-        Distance::Euclid => 1,
-        Distance::Dot => 2,
-        Distance::Manhattan => 3,
-    }
-}
-
-pub(crate) fn distance_from_code(code: u8) -> Option<Distance> {
-    match code {
-        0 => Some(Distance::Cosine),
-        1 => Some(Distance::Euclid),
-        2 => Some(Distance::Dot),
-        3 => Some(Distance::Manhattan),
-        _ => None,
-    }
-}
-
-pub(crate) fn u32s(s: &[rend::u32_le]) -> &[u32] {
-    bytemuck::cast_slice(s)
-}
-
-pub(crate) fn u64s(s: &[rend::u64_le]) -> &[u64] {
-    bytemuck::cast_slice(s)
-}
 
 pub(crate) fn encode_header(body: &[u8], slots: u64) -> [u8; HNSW_HEADER_BYTES] {
     FRAME.encode_header(body, slots)

@@ -10,9 +10,10 @@ use vexfs_io::Storage;
 use super::*;
 use crate::distance::Metric;
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::schema::Distance;
 use crate::score::{Nearest, Objective, Scorer};
 use crate::segment::{Segment, SegmentBuilder};
+use crate::test_support::unnamed_schema;
 
 const POINTS: usize = 5_000;
 const DIM: usize = 32;
@@ -53,15 +54,7 @@ fn segment(distance: Distance, points: usize) -> Segment {
 
 /// A segment holding the writes up to `lsn`.
 fn segment_at(distance: Distance, points: usize, lsn: u64) -> Segment {
-    let schema = ShardSchema {
-        sparse: Vec::new(),
-        multi: Vec::new(),
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance,
-        }],
-    };
+    let schema = unnamed_schema(DIM, distance);
     let metric = Metric(distance);
     let mut g = Gen(7);
     let mut b = SegmentBuilder::new(&schema).unwrap();

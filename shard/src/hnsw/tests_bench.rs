@@ -9,10 +9,11 @@ use std::time::Instant;
 use super::*;
 use crate::distance::Metric;
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::schema::Distance;
 use crate::score::Nearest;
 use crate::segment::{Segment, SegmentBuilder};
 use crate::store::SearchParams;
+use crate::test_support::unnamed_schema;
 use crate::topk::TopK;
 
 const POINTS: usize = 100_000;
@@ -51,15 +52,7 @@ fn data() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
 #[ignore = "benchmark: about a minute in release"]
 fn build_and_search_100k_x_128_cosine() {
     let (points, queries) = data();
-    let schema = ShardSchema {
-        sparse: Vec::new(),
-        multi: Vec::new(),
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance: Distance::Cosine,
-        }],
-    };
+    let schema = unnamed_schema(DIM, Distance::Cosine);
     let mut b = SegmentBuilder::with_capacity(&schema, POINTS).unwrap();
     for (i, v) in points.iter().enumerate() {
         b.push(PointId::Num(i as u64), 1, [("", v.as_slice())], None)

@@ -12,25 +12,18 @@ use super::*;
 use crate::filter::Filter;
 use crate::op::{Payload, PointWrite, WriteOp};
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::schema::{Distance, ShardSchema};
 use crate::select::{PayloadSelector, VectorSelector};
 use crate::shard::{Shard, ShardOptions};
 use crate::store::SearchParams;
+use crate::test_support::{seeded_vector, unnamed_schema};
 
 const DIR: &str = "/shard";
 const POINTS: u64 = 3_000;
 const DIM: usize = 16;
 
 fn schema() -> ShardSchema {
-    ShardSchema {
-        sparse: Vec::new(),
-        multi: Vec::new(),
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance: Distance::Cosine,
-        }],
-    }
+    unnamed_schema(DIM, Distance::Cosine)
 }
 
 fn options() -> ShardOptions {
@@ -58,15 +51,7 @@ fn settings() -> IndexSettings {
 }
 
 fn vector(i: u64) -> Vec<f32> {
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..DIM)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
+    seeded_vector(i, DIM)
 }
 
 async fn open(fs: &MemStorage) -> Shard<MemStorage> {

@@ -10,8 +10,8 @@ use rkyv::{Archive, Serialize};
 
 use super::config::{Compression, QuantConfig};
 use super::QuantError;
+pub(crate) use crate::archived::{distance_code, distance_from_code, u32s};
 use crate::frame::{FrameError, FrameKind, FRAME_HEADER_BYTES};
-use crate::schema::Distance;
 use crate::segment::SEGMENT_MAX_DIM;
 
 pub const QUANT_MAGIC: [u8; 8] = *b"VEXFSQNT";
@@ -48,7 +48,7 @@ pub(crate) struct Body {
 pub(crate) struct ColumnBody {
     pub column: String,
     pub dim: u32,
-    /// Distance code (`hnsw::format::distance_code`'s numbering).
+    /// Distance code ([`crate::archived::distance_code`]).
     pub distance: u8,
     /// [`KIND_SCALAR`], [`KIND_BINARY`] or [`KIND_PRODUCT`].
     pub kind: u8,
@@ -99,29 +99,6 @@ pub(crate) fn code_shape(config: QuantConfig, dim: usize) -> (usize, usize) {
             (subs, subs * PQ_CENTROIDS * per)
         }
     }
-}
-
-pub(crate) fn distance_code(d: Distance) -> u8 {
-    match d {
-        Distance::Cosine => 0,
-        Distance::Euclid => 1,
-        Distance::Dot => 2,
-        Distance::Manhattan => 3,
-    }
-}
-
-pub(crate) fn distance_from_code(code: u8) -> Option<Distance> {
-    match code {
-        0 => Some(Distance::Cosine),
-        1 => Some(Distance::Euclid),
-        2 => Some(Distance::Dot),
-        3 => Some(Distance::Manhattan),
-        _ => None,
-    }
-}
-
-pub(crate) fn u32s(s: &[rend::u32_le]) -> &[u32] {
-    bytemuck::cast_slice(s)
 }
 
 /// Verifies the frame; the body length and slot count.

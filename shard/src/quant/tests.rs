@@ -11,10 +11,11 @@ use crate::hnsw::{
     search_segment, ColumnIndexSettings, HnswBuilder, HnswConfig, HnswFileBuilder, HnswIndex,
 };
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::schema::Distance;
 use crate::score::Nearest;
 use crate::segment::{Segment, SegmentBuilder};
 use crate::store::SearchParams;
+use crate::test_support::unnamed_schema;
 use crate::topk::TopK;
 
 const POINTS: usize = 2_000;
@@ -52,14 +53,7 @@ const NOISE: f32 = 0.3;
 
 /// Points with payload `{"even": bool}`; every 50th has no vector.
 fn segment(distance: Distance) -> Segment {
-    let schema = ShardSchema {
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance,
-        }],
-        ..ShardSchema::default()
-    };
+    let schema = unnamed_schema(DIM, distance);
     let metric = Metric(distance);
     let mut g = Gen(11);
     let mut b = SegmentBuilder::new(&schema).unwrap();

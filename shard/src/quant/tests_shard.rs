@@ -12,23 +12,16 @@ use super::*;
 use crate::hnsw::{ColumnIndexSettings, IndexSettings};
 use crate::op::{PointWrite, WriteOp};
 use crate::point_id::PointId;
-use crate::schema::{Distance, ShardSchema, VectorSpec};
+use crate::schema::{Distance, ShardSchema};
 use crate::shard::{Shard, ShardOptions};
+use crate::test_support::{sorted_files, unnamed_schema};
 
 const DIR: &str = "/shard";
 const POINTS: u64 = 2_000;
 const DIM: usize = 16;
 
 fn schema() -> ShardSchema {
-    ShardSchema {
-        sparse: Vec::new(),
-        multi: Vec::new(),
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance: Distance::Dot,
-        }],
-    }
+    unnamed_schema(DIM, Distance::Dot)
 }
 
 fn settings(quantization: Option<QuantConfig>) -> IndexSettings {
@@ -66,15 +59,7 @@ async fn settle(shard: &Shard<MemStorage>) {
 }
 
 async fn quant_files(fs: &MemStorage) -> Vec<String> {
-    let mut names: Vec<String> = fs
-        .list_dir(Path::new(DIR))
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(".quant"))
-        .collect();
-    names.sort();
-    names
+    sorted_files(fs, DIR, |n| n.ends_with(".quant")).await
 }
 
 const SCALAR: QuantConfig = QuantConfig::Scalar { quantile: 1.0 };

@@ -7,9 +7,9 @@
 use rkyv::{Archive, Serialize};
 
 use super::error::SegmentError;
+pub(crate) use crate::archived::{distance_code, distance_from_code, f32s, u128s, u32s, u64s};
 use crate::frame::{FrameError, FrameKind, FRAME_FILE_ALIGN_BYTES, FRAME_HEADER_BYTES};
 use crate::point_id::PointId;
-use crate::schema::Distance;
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"VEXFSSEG";
 /// Bumped on any change of the header or of `Body`'s layout.
@@ -116,42 +116,6 @@ const _: () = {
     assert!(align_of::<rend::u128_le>() >= align_of::<u128>());
     assert!(align_of::<rend::u128_le>() <= SEGMENT_BUFFER_ALIGN_BYTES);
 };
-
-/// Archived little-endian floats as native ones (little-endian targets only; see mod.rs).
-pub(crate) fn f32s(s: &[rend::f32_le]) -> &[f32] {
-    bytemuck::cast_slice(s)
-}
-
-pub(crate) fn u32s(s: &[rend::u32_le]) -> &[u32] {
-    bytemuck::cast_slice(s)
-}
-
-pub(crate) fn u64s(s: &[rend::u64_le]) -> &[u64] {
-    bytemuck::cast_slice(s)
-}
-
-pub(crate) fn u128s(s: &[rend::u128_le]) -> &[u128] {
-    bytemuck::cast_slice(s)
-}
-
-pub(crate) fn distance_code(d: Distance) -> u8 {
-    match d {
-        Distance::Cosine => 0,
-        Distance::Euclid => 1,
-        Distance::Dot => 2,
-        Distance::Manhattan => 3,
-    }
-}
-
-pub(crate) fn distance_from_code(code: u8) -> Option<Distance> {
-    match code {
-        0 => Some(Distance::Cosine),
-        1 => Some(Distance::Euclid),
-        2 => Some(Distance::Dot),
-        3 => Some(Distance::Manhattan),
-        _ => None,
-    }
-}
 
 /// Number of u64 words of a bitmap over `bits` bits.
 pub(crate) fn bitmap_words(bits: usize) -> usize {

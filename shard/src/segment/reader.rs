@@ -100,15 +100,16 @@ impl Segment {
             .map_err(|e| SegmentError::corrupt(&path, format!("invalid archive: {e}")))?;
         check_body(&path, header, body)?;
         let len = body.versions.len() as u32;
+        let info = |name: &str, dim: u32, distance: u8| ColumnInfo {
+            name: name.to_owned(),
+            dim: dim as usize,
+            // check_body refused unknown codes.
+            distance: distance_from_code(distance).unwrap_or(Distance::Dot),
+        };
         let columns = body
             .columns
             .iter()
-            .map(|c| ColumnInfo {
-                name: c.name.as_str().to_owned(),
-                dim: c.dim.to_native() as usize,
-                // check_body refused unknown codes.
-                distance: distance_from_code(c.distance).unwrap_or(Distance::Dot),
-            })
+            .map(|c| info(c.name.as_str(), c.dim.to_native(), c.distance))
             .collect();
         let sparse = body
             .sparse
@@ -118,12 +119,7 @@ impl Segment {
         let multi = body
             .multi
             .iter()
-            .map(|c| ColumnInfo {
-                name: c.name.as_str().to_owned(),
-                dim: c.dim.to_native() as usize,
-                // check_body refused unknown codes.
-                distance: distance_from_code(c.distance).unwrap_or(Distance::Dot),
-            })
+            .map(|c| info(c.name.as_str(), c.dim.to_native(), c.distance))
             .collect();
         let deleted = DeletedSet::from_words(len as usize, u64s(body.deleted.as_slice()));
         let flushed_lsn = body.flushed_lsn.to_native();

@@ -13,6 +13,7 @@ use crate::point_id::PointId;
 use crate::schema::{Distance, ShardSchema, VectorSpec};
 use crate::select::{PayloadSelector, VectorSelector};
 use crate::store::{PointStore, SearchParams};
+use crate::test_support::unnamed_schema;
 use crate::topk::TopK;
 
 pub(super) fn schema() -> ShardSchema {
@@ -175,14 +176,7 @@ fn count_pause() -> crate::shard::PauseFuture {
 #[test]
 fn paced_finish_writes_the_same_file_in_slices() {
     // Enough floats that the file spans several finish slices.
-    let schema = ShardSchema {
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: 256,
-            distance: Distance::Dot,
-        }],
-        ..ShardSchema::default()
-    };
+    let schema = unnamed_schema(256, Distance::Dot);
     let fill = |b: &mut SegmentBuilder| {
         b.set_flushed_lsn(9);
         for i in 0..3_000u64 {

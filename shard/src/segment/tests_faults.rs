@@ -8,6 +8,7 @@ use vexfs_io::{File, Storage};
 use super::tests::{build, dir, point, storage_with_dir, write_and_open};
 use super::*;
 use crate::op::PointWrite;
+use crate::test_support::unnamed_schema;
 
 /// Every 97th byte is a fair sample of header, archive metadata, vectors, payloads, padding.
 const CORRUPTION_STRIDE_BYTES: usize = 97;
@@ -174,19 +175,11 @@ fn segment_timing_100k_x_128() {
     use std::time::Instant;
 
     use crate::point_id::PointId;
-    use crate::schema::{Distance, ShardSchema, VectorSpec};
+    use crate::schema::Distance;
 
     const POINTS: usize = 100_000;
     const DIM: usize = 128;
-    let schema = ShardSchema {
-        sparse: Vec::new(),
-        multi: Vec::new(),
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance: Distance::Dot,
-        }],
-    };
+    let schema = unnamed_schema(DIM, Distance::Dot);
     let data: Vec<f32> = (0..POINTS * DIM)
         .map(|i| (i % 1013) as f32 * 0.001)
         .collect();

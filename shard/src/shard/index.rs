@@ -10,10 +10,12 @@
 //! and rebuilt here.
 
 use std::cell::Cell;
+use std::path::Path;
 use std::rc::Weak;
 
 use vexfs_io::Storage;
 
+use super::parts::SegmentEntry;
 use super::Shard;
 use crate::error::Result;
 use crate::hnsw::{
@@ -216,30 +218,23 @@ impl<S: Storage> Shard<S> {
         }
         let bytes = out.finish()?;
         let name = index_file_name(file);
-        self.check_open()?;
-        if self.snapshot_pins.get() > 0 {
-            // A snapshot is copying the directory, or it is about to be replaced
-            // (`stop_flushing`): write nothing into it. The next wake builds again.
+        if !self.may_write_derived()? {
             return Ok(false);
         }
         write_index(&self.storage, &self.dir, &name, &bytes).await?;
         let path = self.dir.join(&name);
         let index = HnswIndex::from_bytes(&path.display().to_string(), bytes)?;
-        let installed = {
-            let mut parts = self.parts.borrow_mut();
-            match parts.segments.iter_mut().find(|e| e.file == file) {
-                Some(e) if index.check_segment(&e.segment).is_ok() => {
-                    e.index = Some(index);
-                    true
-                }
-                _ => false,
+        let install = |e: &mut SegmentEntry| {
+            let fits = index.check_segment(&e.segment).is_ok();
+            if fits {
+                e.index = Some(index);
             }
+            fits
         };
-        if !installed {
-            // The segment was merged away during the build: the file belongs to nothing.
-            if let Err(e) = self.storage.remove_file(&path).await {
-                tracing::warn!(path = %path.display(), "removing a stale index: {e}");
-            }
+        if !self
+            .install_derived(file, &path, "a stale index", install)
+            .await
+        {
             return Ok(false);
         }
         self.index_counters
@@ -247,6 +242,41 @@ impl<S: Storage> Shard<S> {
             .set(self.index_counters.built.get() + 1);
         tracing::info!(path = %path.display(), "hnsw index built");
         Ok(true)
+    }
+
+    /// Whether a finished build may write its file now (an error once the shard closed). Not
+    /// while a snapshot is copying the directory, or it is about to be replaced
+    /// (`stop_flushing`): nothing is written into it, and the next wake builds again.
+    pub(super) fn may_write_derived(&self) -> Result<bool> {
+        self.check_open()?;
+        Ok(self.snapshot_pins.get() == 0)
+    }
+
+    /// Hands segment `file`'s entry to `install`, which puts a freshly written derived file
+    /// (graphs, codes) into it if the file fits the segment. When the segment was merged away
+    /// during the build, or the file does not fit, the file at `path` belongs to nothing and
+    /// is removed (`stale` names it in the warning should that fail). True when installed.
+    pub(super) async fn install_derived(
+        &self,
+        file: &str,
+        path: &Path,
+        stale: &str,
+        install: impl FnOnce(&mut SegmentEntry) -> bool,
+    ) -> bool {
+        let installed = {
+            let mut parts = self.parts.borrow_mut();
+            parts
+                .segments
+                .iter_mut()
+                .find(|e| e.file == file)
+                .is_some_and(install)
+        };
+        if !installed {
+            if let Err(e) = self.storage.remove_file(path).await {
+                tracing::warn!(path = %path.display(), "removing {stale}: {e}");
+            }
+        }
+        installed
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use vexfs_io::Storage;
 
+use super::parts::SegmentEntry;
 use super::Shard;
 use crate::error::Result;
 use crate::quant::{
@@ -192,27 +193,22 @@ impl<S: Storage> Shard<S> {
             out.add(builder)?;
         }
         let bytes = out.finish()?;
-        self.check_open()?;
-        if self.snapshot_pins.get() > 0 {
-            // A snapshot is copying the directory: write nothing into it (next wake retries).
+        if !self.may_write_derived()? {
             return Ok(false);
         }
         write_quant(&self.storage, &self.dir, &quant_file_name(file), &bytes).await?;
         let quant = QuantIndex::from_bytes(&path.display().to_string(), bytes)?;
-        let installed = {
-            let mut parts = self.parts.borrow_mut();
-            match parts.segments.iter_mut().find(|e| e.file == file) {
-                Some(e) if quant.check_segment(&e.segment).is_ok() => {
-                    e.quant = Some(quant);
-                    true
-                }
-                _ => false,
+        let install = |e: &mut SegmentEntry| {
+            let fits = quant.check_segment(&e.segment).is_ok();
+            if fits {
+                e.quant = Some(quant);
             }
+            fits
         };
-        if !installed {
-            if let Err(e) = self.storage.remove_file(&path).await {
-                tracing::warn!(path = %path.display(), "removing stale quantized codes: {e}");
-            }
+        if !self
+            .install_derived(file, &path, "stale quantized codes", install)
+            .await
+        {
             return Ok(false);
         }
         let (quantized, original) = self.quantized_bytes();

@@ -57,6 +57,20 @@ impl Parts {
         self.mutable.space_visible(name, self.data_lsn(loc))
     }
 
+    /// The records of a finished search, best first; a location whose record cannot be read is
+    /// left out.
+    fn ranked(
+        &self,
+        top: TopK<Loc>,
+        payload: &PayloadSelector,
+        vectors: &VectorSelector,
+    ) -> Vec<(f32, Record)> {
+        top.into_sorted()
+            .into_iter()
+            .filter_map(|(score, _, loc)| Some((score, self.record(loc, payload, vectors)?)))
+            .collect()
+    }
+
     /// One iterator per part over its live points with id ≥ `from` passing `filter`, each in
     /// id order.
     fn part_iters<'a>(
@@ -279,11 +293,7 @@ impl<S: Storage> Shard<S> {
                 |slot| Loc::Segment(i, slot),
             );
         }
-        Ok(top
-            .into_sorted()
-            .into_iter()
-            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
-            .collect())
+        Ok(parts.ranked(top, payload, vectors))
     }
 
     /// Sparse search over every part: the dot product with `query` of the vectors `name`
@@ -330,11 +340,7 @@ impl<S: Storage> Shard<S> {
             e.segment
                 .search_sparse_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
         }
-        Ok(top
-            .into_sorted()
-            .into_iter()
-            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
-            .collect())
+        Ok(parts.ranked(top, payload, vectors))
     }
 
     /// Sparse search ranked by a custom objective (recommend `best_score` / `sum_scores`,
@@ -376,11 +382,7 @@ impl<S: Storage> Shard<S> {
             e.segment
                 .scan_sparse_into(name, score, params, &mut top, |slot| Loc::Segment(i, slot));
         }
-        Ok(top
-            .into_sorted()
-            .into_iter()
-            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
-            .collect())
+        Ok(parts.ranked(top, payload, vectors))
     }
 
     /// Multivector search over every part by exact max_sim scans (`query` already checked
@@ -419,11 +421,7 @@ impl<S: Storage> Shard<S> {
             e.segment
                 .search_multi_into(name, query, params, &mut top, |slot| Loc::Segment(i, slot));
         }
-        Ok(top
-            .into_sorted()
-            .into_iter()
-            .filter_map(|(score, _, loc)| Some((score, parts.record(loc, payload, vectors)?)))
-            .collect())
+        Ok(parts.ranked(top, payload, vectors))
     }
 
     /// Counts of the sparse space `name` for the idf modifier: live points with such a

@@ -8,32 +8,16 @@ use serde_json::json;
 use vexfs_io::mem::{FaultConfig, MemStorage};
 use vexfs_io::Storage;
 
-use super::tests::{open, options, DIR};
+use super::tests::{n, open, options, point, DIR};
 use super::tests_model::run_with;
 use super::*;
-use crate::op::{Payload, PointWrite};
+use crate::op::Payload;
 use crate::point_id::PointId;
 use crate::select::{PayloadSelector, Record, VectorSelector};
+use crate::test_support::{sorted_files, unnamed_schema};
 
 /// Seeds of the model test under heavy faults (each runs several crash rounds).
 const FAULTY_SEEDS: u64 = 2_000;
-
-fn n(i: u64) -> PointId {
-    PointId::Num(i)
-}
-
-fn point(i: u64, k: i64) -> PointWrite {
-    let mut payload = Payload::new();
-    payload.insert("k".into(), json!(k));
-    PointWrite {
-        id: n(i),
-        vectors: vec![
-            (String::new(), vec![i as f32, 1.0, -(k as f32)].into()),
-            ("b".into(), vec![k as f32, 0.5].into()),
-        ],
-        payload: Some(payload),
-    }
-}
 
 fn upsert(shard: &Shard<MemStorage>, ids: impl Iterator<Item = u64>, k: i64) {
     let points = ids.map(|i| point(i, k)).collect();
@@ -90,15 +74,7 @@ fn vacuum_eagerly() -> OptimizerOptions {
 }
 
 async fn segment_files(fs: &MemStorage) -> Vec<String> {
-    let mut names: Vec<String> = fs
-        .list_dir(Path::new(DIR))
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.starts_with("seg-"))
-        .collect();
-    names.sort();
-    names
+    sorted_files(fs, DIR, |n| n.starts_with("seg-")).await
 }
 
 /// Three flushed segments of ids 0..30, 30..60, 60..90.
@@ -517,7 +493,7 @@ fn model_with_optimizations_under_heavy_faults() {
 #[ignore]
 #[allow(clippy::disallowed_methods)]
 fn measure_rewrite_steps_that_do_not_yield() {
-    use crate::schema::{Distance, VectorSpec};
+    use crate::schema::Distance;
     use crate::segment::{Segment, SegmentBuilder};
     use std::cell::Cell;
     use std::time::{Duration, Instant};
@@ -534,15 +510,7 @@ fn measure_rewrite_steps_that_do_not_yield() {
         LAST.with(|l| l.set(Some(now)));
         Box::pin(async {})
     }
-    let schema = ShardSchema {
-        sparse: Vec::new(),
-        multi: Vec::new(),
-        vectors: vec![VectorSpec {
-            name: String::new(),
-            dim: DIM,
-            distance: Distance::Dot,
-        }],
-    };
+    let schema = unnamed_schema(DIM, Distance::Dot);
     let v: Vec<f32> = (0..DIM).map(|d| d as f32 / 7.0).collect();
     let mut payload = Payload::new();
     payload.insert("i".into(), json!(1));

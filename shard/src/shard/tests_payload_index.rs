@@ -37,25 +37,29 @@ fn search_ids(shard: &Shard<MemStorage>, filter: &Filter) -> Vec<(u64, u32)> {
         .collect()
 }
 
+/// Points 0..90 with `k` cycling through 0..5: two flushed segments and a mutable part.
+async fn fill(shard: &Shard<MemStorage>) {
+    for chunk in [0..40u64, 40..80] {
+        shard
+            .write(WriteOp::Upsert(
+                chunk.map(|i| point(i, (i % 5) as i64)).collect(),
+            ))
+            .unwrap();
+        assert!(shard.flush().await.unwrap());
+    }
+    shard
+        .write(WriteOp::Upsert(
+            (80..90).map(|i| point(i, (i % 5) as i64)).collect(),
+        ))
+        .unwrap();
+}
+
 #[test]
 fn filtered_search_answers_the_same_with_and_without_payload_indexes() {
     block_on(async {
         let fs = MemStorage::new(3);
         let shard = open(&fs, options()).await;
-        // Two segments and a mutable part; k cycles through 0..5.
-        for chunk in [0..40u64, 40..80] {
-            shard
-                .write(WriteOp::Upsert(
-                    chunk.map(|i| point(i, (i % 5) as i64)).collect(),
-                ))
-                .unwrap();
-            assert!(shard.flush().await.unwrap());
-        }
-        shard
-            .write(WriteOp::Upsert(
-                (80..90).map(|i| point(i, (i % 5) as i64)).collect(),
-            ))
-            .unwrap();
+        fill(&shard).await;
         shard
             .write(WriteOp::Delete(vec![crate::PointId::Num(3)]))
             .unwrap();
@@ -133,19 +137,7 @@ fn filtered_scroll_and_count_use_the_index_and_answer_the_same() {
     block_on(async {
         let fs = MemStorage::new(4);
         let shard = open(&fs, options()).await;
-        for chunk in [0..40u64, 40..80] {
-            shard
-                .write(WriteOp::Upsert(
-                    chunk.map(|i| point(i, (i % 5) as i64)).collect(),
-                ))
-                .unwrap();
-            assert!(shard.flush().await.unwrap());
-        }
-        shard
-            .write(WriteOp::Upsert(
-                (80..90).map(|i| point(i, (i % 5) as i64)).collect(),
-            ))
-            .unwrap();
+        fill(&shard).await;
         let filters: Vec<Filter> = [
             json!({"must": [{"key": "k", "match": {"value": 3}}]}),
             json!({"must": [{"key": "k", "range": {"gte": 1, "lt": 3}}]}),

@@ -117,6 +117,23 @@ fn brute_force(
     top: usize,
     even_only: bool,
 ) -> Vec<(u32, PointId)> {
+    best_of(points, deleted, top, even_only, |p| {
+        let (_, Vector::Sparse(v)) = p.vectors.iter().find(|(n, _)| n == "s")? else {
+            return None;
+        };
+        query.dot(v.indices(), v.values())
+    })
+}
+
+/// Best `top` of the points not in `deleted` (with an even `k` if `even_only`) that `score`
+/// scores, as (score bits, id), ties by id.
+fn best_of(
+    points: &[PointWrite],
+    deleted: &[PointId],
+    top: usize,
+    even_only: bool,
+    score: impl Fn(&PointWrite) -> Option<f32>,
+) -> Vec<(u32, PointId)> {
     let mut hits: Vec<(f32, PointId)> = points
         .iter()
         .filter(|p| !deleted.contains(&p.id))
@@ -128,12 +145,7 @@ fn brute_force(
                 .unwrap_or(1);
             !even_only || k % 2 == 0
         })
-        .filter_map(|p| {
-            let (_, Vector::Sparse(v)) = p.vectors.iter().find(|(n, _)| n == "s")? else {
-                return None;
-            };
-            Some((query.dot(v.indices(), v.values())?, p.id))
-        })
+        .filter_map(|p| Some((score(p)?, p.id)))
         .collect();
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     hits.into_iter()
@@ -440,28 +452,12 @@ fn multi_hits(
 }
 
 fn multi_brute(points: &[PointWrite], q: &MultiVector, even_only: bool) -> Vec<(u32, PointId)> {
-    let mut hits: Vec<(f32, PointId)> = points
-        .iter()
-        .filter(|p| {
-            let k = p
-                .payload
-                .as_ref()
-                .and_then(|m| m["k"].as_u64())
-                .unwrap_or(1);
-            !even_only || k % 2 == 0
-        })
-        .filter_map(|p| {
-            let (_, Vector::Multi(v)) = p.vectors.iter().find(|(n, _)| n == "m")? else {
-                return None;
-            };
-            Some((max_sim(Metric(Distance::Dot), q, v.data()), p.id))
-        })
-        .collect();
-    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    hits.into_iter()
-        .take(7)
-        .map(|(s, id)| (s.to_bits(), id))
-        .collect()
+    best_of(points, &[], 7, even_only, |p| {
+        let (_, Vector::Multi(v)) = p.vectors.iter().find(|(n, _)| n == "m")? else {
+            return None;
+        };
+        Some(max_sim(Metric(Distance::Dot), q, v.data()))
+    })
 }
 
 #[test]

@@ -28,7 +28,7 @@ use self::stage::{Stage, StageIn};
 use super::error::Error;
 use super::json::parse_body;
 use super::lookup::Lookup;
-use super::model::{seq, ScoredOut, WithPayload, WithVector};
+use super::model::{read_shape, seq, ScoredOut, WithPayload, WithVector};
 use super::recommend::{run_query_with, Query};
 use super::search::{unnamed, Plan, SearchParamsIn};
 use super::{check_batch, check_offset, refuse_shard_key, write_result};
@@ -62,10 +62,7 @@ struct QueryPoint {
 async fn run(core: &Rc<Core>, name: &str, req: QueryBody) -> Result<Vec<QueryPoint>, Error> {
     refuse_shard_key(&req.shard_key)?;
     let offset = check_offset(req.offset)?;
-    let shape = ReadShape {
-        payload: WithPayload::selector(req.with_payload, false),
-        vectors: WithVector::selector(req.with_vector),
-    };
+    let shape = read_shape(req.with_payload, false, req.with_vector);
     let mut count = 0;
     let root = Stage::parse(
         StageIn {

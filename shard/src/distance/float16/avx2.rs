@@ -5,45 +5,23 @@ use std::arch::x86_64::*;
 
 use super::{f16, F16Kernels};
 use crate::distance::avx2::hsum;
+use crate::distance::kernels::detected_kernels;
 
 /// Elements per 256-bit register of f32.
 const LANES: usize = 8;
 /// Elements per main-loop iteration (two registers, one accumulator each).
 const STEP: usize = 2 * LANES;
 
-/// The AVX2 + FMA + F16C table, if this CPU has all three.
-pub(super) fn kernels() -> Option<F16Kernels> {
-    if is_x86_feature_detected!("avx2")
+detected_kernels! {
+    /// The AVX2 + FMA + F16C table, if this CPU has all three.
+    table: F16Kernels(f32, f16),
+    isa: "avx2+fma+f16c",
+    detected: is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-    {
-        Some(F16Kernels {
-            isa: "avx2+fma+f16c",
-            dot,
-            squared_euclid,
-            manhattan,
-        })
-    } else {
-        None
-    }
-}
-
-// The safe wrappers below are private and only reachable through the table `kernels()` builds
-// after `is_x86_feature_detected!` confirmed AVX2, FMA and F16C.
-
-fn dot(q: &[f32], s: &[f16]) -> f32 {
-    // SAFETY: AVX2, FMA and F16C were detected before this function could be handed out.
-    unsafe { fold::<Dot>(q, s) }
-}
-
-fn squared_euclid(q: &[f32], s: &[f16]) -> f32 {
-    // SAFETY: as for `dot`.
-    unsafe { fold::<SquaredEuclid>(q, s) }
-}
-
-fn manhattan(q: &[f32], s: &[f16]) -> f32 {
-    // SAFETY: as for `dot`.
-    unsafe { fold::<Manhattan>(q, s) }
+        && is_x86_feature_detected!("f16c"),
+    dot: fold::<Dot>,
+    squared_euclid: fold::<SquaredEuclid>,
+    manhattan: fold::<Manhattan>,
 }
 
 /// One metric's per-register step and per-element tail term.

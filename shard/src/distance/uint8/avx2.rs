@@ -5,6 +5,7 @@
 use std::arch::x86_64::*;
 
 use super::U8Kernels;
+use crate::distance::kernels::detected_kernels;
 
 /// Bytes per 128-bit load widened to one 256-bit register of i16.
 const WIDEN_BYTES: usize = 16;
@@ -15,36 +16,14 @@ const REG_BYTES: usize = 32;
 /// 4096 × 130,050 ≈ 5.3e8 per lane, well under `i32::MAX`.
 const FLUSH_ELEMS: usize = 65_536;
 
-/// The AVX2 table, if this CPU has it.
-pub(super) fn kernels() -> Option<U8Kernels> {
-    if is_x86_feature_detected!("avx2") {
-        Some(U8Kernels {
-            isa: "avx2",
-            dot,
-            squared_euclid,
-            manhattan,
-        })
-    } else {
-        None
-    }
-}
-
-// The safe wrappers below are private and only reachable through the table `kernels()` builds
-// after `is_x86_feature_detected!` confirmed AVX2.
-
-fn dot(a: &[u8], b: &[u8]) -> f32 {
-    // SAFETY: AVX2 was detected before this function could be handed out.
-    unsafe { madd_sum::<false>(a, b) }
-}
-
-fn squared_euclid(a: &[u8], b: &[u8]) -> f32 {
-    // SAFETY: as for `dot`.
-    unsafe { madd_sum::<true>(a, b) }
-}
-
-fn manhattan(a: &[u8], b: &[u8]) -> f32 {
-    // SAFETY: as for `dot`.
-    unsafe { sad_sum(a, b) }
+detected_kernels! {
+    /// The AVX2 table, if this CPU has it.
+    table: U8Kernels(u8, u8),
+    isa: "avx2",
+    detected: is_x86_feature_detected!("avx2"),
+    dot: madd_sum::<false>,
+    squared_euclid: madd_sum::<true>,
+    manhattan: sad_sum,
 }
 
 /// The AVX2 build of [`super::scalar::dot_f32_u8`], if this CPU has AVX2.
