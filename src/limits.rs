@@ -59,3 +59,6 @@ pub const SEARCHES_PER_BATCH_MAX: usize = 1_000;
 pub const RESULT_OFFSET_MAX: usize = 1_000_000;
 /// Largest `limit` of a search or scroll page.
 pub const RESULT_LIMIT_MAX: usize = 100_000;
+/// Longest vector name accepted by `PUT /collections/{c}/vectors/{name}`, in bytes (names are
+/// stored in every segment's column list).
+pub const VECTOR_NAME_MAX_BYTES: usize = 1024;

@@ -20,12 +20,10 @@ use super::error::Error;
 use super::json::{parse_body, wait_param};
 use super::model::UpdateResult;
 use super::write_result;
+use crate::limits::VECTOR_NAME_MAX_BYTES;
 use crate::runtime::catalog::{self, CollectionConfig};
 use crate::runtime::core::Core;
 use crate::runtime::error::RuntimeError;
-
-/// Longest vector name accepted, in bytes (names are stored in every segment's column list).
-pub const VECTOR_NAME_MAX_BYTES: usize = 1024;
 
 /// Qdrant's `VectorNameConfig`: exactly one of a dense (`DenseVectorConfig`: size,
 /// distance, multivector_config, datatype) or a sparse (`SparseVectorConfig`: modifier,

@@ -56,6 +56,11 @@ impl<S: Storage> Shard<S> {
                     .collect();
                 let mut jobs = Vec::new();
                 for (c, info) in seg.columns().iter().enumerate() {
+                    // A deleted space's column gets no codes (reads ignore it); codes built
+                    // before the delete are dropped by the rebuild this difference causes.
+                    if !parts.mutable.space_visible(&info.name, seg.flushed_lsn()) {
+                        continue;
+                    }
                     // Cheap bound first (asked on every collection info request).
                     let Some(config) = settings.wants_quant(&info.name, seg.live_len(), info.dim)
                     else {

@@ -211,3 +211,33 @@ fn graphs_of_a_deleted_space_are_not_counted_and_reopen_keeps_the_others() {
         assert_eq!(ids, vec![n(200), n(199), n(198)]);
     });
 }
+
+#[test]
+fn codes_of_a_deleted_space_are_dropped_and_not_rebuilt() {
+    let settings = || crate::hnsw::IndexSettings {
+        indexing_threshold_kb: 1,
+        default: crate::hnsw::ColumnIndexSettings {
+            quantization: Some(crate::quant::QuantConfig::Scalar { quantile: 1.0 }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    block_on(async {
+        let fs = MemStorage::new(10);
+        let shard = reopen(&fs, schema()).await;
+        shard.set_index_settings(settings());
+        let points: Vec<PointWrite> = (1..=200).map(|i| point(i, i as i64 % 5)).collect();
+        shard.write(WriteOp::Upsert(points)).unwrap();
+        assert!(shard.flush().await.unwrap());
+        while shard.index_next().await.unwrap() {}
+        while shard.quantize_next().await.unwrap() {}
+        // Originals of the codes: 200 × (3 + 2) floats.
+        assert_eq!(shard.quantized_bytes().1, 200 * 5 * 4);
+
+        let lsn = shard.set_schema(without_b()).unwrap();
+        shard.sync_to(lsn).await.unwrap();
+        assert!(shard.quantize_next().await.unwrap(), "rebuilt without b");
+        assert!(!shard.quantize_next().await.unwrap());
+        assert_eq!(shard.quantized_bytes().1, 200 * 3 * 4, "codes of \"\" only");
+    });
+}
